@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "chardev.h"
+
+void ukd_chardev_wake(struct ukd_chardev *dev)
+{
+	if (dev && dev->wake)
+		dev->wake(dev);
+}
+
+bool ukd_chardev_name_valid(const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return false;
+	len = strlen(name);
+	if (len == 0 || len > 63 || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == len;
+}
+
+int ukd_chardev_ioctl_check(unsigned int cmd, size_t in_size, size_t out_size)
+{
+	size_t size = _IOC_SIZE(cmd);
+	unsigned int dir = _IOC_DIR(cmd);
+	size_t want_in = (dir & _IOC_WRITE) ? size : 0;
+	size_t want_out = (dir & _IOC_READ) ? size : 0;
+
+	if (size > UKD_CHARDEV_MAX_IOCTL_ARG)
+		return -EINVAL;
+	if (in_size != want_in || out_size != want_out)
+		return -EINVAL;
+	return 0;
+}
