@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "manager.h"
+
+int manager_new(struct manager **ret, const struct kkeyd_options *o)
+{
+	struct manager *m;
+	sigset_t mask;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->options = o;
+	r = sd_event_default(&m->event);
+	if (r < 0)
+		goto fail;
+	/* Signals arrive through the loop, never in a handler. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+	if (r >= 0)
+		r = sd_event_set_watchdog(m->event, true);
+	if (r < 0)
+		goto fail;
+	r = kkey_new(&m->kkey, &o->kkey);
+	if (r < 0)
+		goto fail;
+	*ret = m;
+	return 0;
+fail:
+	manager_free(m);
+	return r;
+}
+
+static int start_front(struct manager *m, enum ukd_front_kind kind)
+{
+	const struct kkeyd_options *o = m->options;
+	struct ukd_front_config cfg = {
+		.kind = kind,
+		.mountpoint = o->mountpoint,
+		.fsname = "kkeyd",
+		.allow_other = geteuid() == 0,
+	};
+
+	if (kind == UKD_FRONT_FUSE && mkdir(o->mountpoint, 0755) < 0 && errno != EEXIST) {
+		ukd_log(LOG_ERR, "cannot create mount point %s: %m", o->mountpoint);
+		return -errno;
+	}
+	m->kind = kind;
+	return ukd_front_new(&m->front, &cfg, m->kkey->node_ptrs, KKEY_NOTES, m->event);
+}
+
+int manager_start(struct manager *m)
+{
+	const struct kkeyd_options *o = m->options;
+	enum ukd_front_kind kind;
+	int r;
+
+	switch (o->frontend) {
+	case KKEYD_FRONT_CUSE:
+		kind = UKD_FRONT_CUSE;
+		break;
+	case KKEYD_FRONT_FUSE:
+		kind = UKD_FRONT_FUSE;
+		break;
+	default:
+		kind = ukd_front_cuse_available() ? UKD_FRONT_CUSE : UKD_FRONT_FUSE;
+		ukd_log(LOG_DEBUG, "front end: %s (auto)", ukd_front_kind_name(kind));
+	}
+	r = start_front(m, kind);
+	if (r == -ENODEV && kind == UKD_FRONT_CUSE)
+		ukd_log(LOG_ERR, "CUSE is not available: /dev/cuse is missing or not writable. "
+			"Load the module with 'modprobe cuse' (as root), or use --fuse");
+	else if (r == -EEXIST && kind == UKD_FRONT_CUSE)
+		ukd_log(LOG_ERR, "/dev/kkey000 .. /dev/kkey127 are already served (is another kkeyd running?)");
+	else if (r == -EEXIST)
+		ukd_log(LOG_ERR, "%s is already in use (is another kkeyd running?)", o->mountpoint);
+	else if (r < 0)
+		ukd_log(LOG_ERR, "cannot serve the kkey nodes through %s: %s",
+			ukd_front_kind_name(kind), strerror(-r));
+	if (r < 0)
+		return r;
+	ukd_log(LOG_INFO, "serving kkey000..kkey127 via %s%s%s", ukd_front_kind_name(kind),
+		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
+		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
+	return 0;
+}
+
+int manager_run(struct manager *m)
+{
+	const struct kkeyd_options *o = m->options;
+
+	sd_notifyf(false, "READY=1\nSTATUS=Serving kkey000..kkey127 via %s%s%s",
+		   ukd_front_kind_name(m->kind), m->kind == UKD_FRONT_FUSE ? " at " : "",
+		   m->kind == UKD_FRONT_FUSE ? o->mountpoint : "");
+	return sd_event_loop(m->event);
+}
+
+void manager_free(struct manager *m)
+{
+	if (!m)
+		return;
+	if (m->front)
+		sd_notify(false, "STOPPING=1");
+	ukd_front_free(m->front);
+	kkey_free(m->kkey);
+	sd_event_unref(m->event);
+	free(m);
+}

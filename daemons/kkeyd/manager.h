@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* kkeyd's manager: the loop, the device and the front end serving it. */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "front.h"
+#include "kkey.h"
+#include "options.h"
+
+struct manager {
+	sd_event *event;
+	struct kkey *kkey;
+	struct ukd_front *front;
+	enum ukd_front_kind kind;
+	const struct kkeyd_options *options;  /* borrowed from main */
+};
+
+int manager_new(struct manager **ret, const struct kkeyd_options *o);
+/* Serve the nodes. Logs why on failure; returns -errno. */
+int manager_start(struct manager *m);
+int manager_run(struct manager *m);
+void manager_free(struct manager *m);
+UKD_DEFINE_CLEANUP(struct manager *, manager_free)

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* kkeyd's settings: defaults, then the config file, then the command line. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "kkey.h"
+
+#define KKEYD_CONFIG_DEFAULT "/etc/ukd/kkeyd.conf"
+#define KKEYD_MOUNTPOINT_DEFAULT "/run/kkey"
+
+enum kkeyd_frontend {
+	KKEYD_FRONT_AUTO,   /* CUSE when /dev/cuse exists, else FUSE */
+	KKEYD_FRONT_CUSE,
+	KKEYD_FRONT_FUSE,
+};
+
+struct kkeyd_options {
+	enum kkeyd_frontend frontend;
+	char *mountpoint;          /* FUSE */
+	struct kkey_config kkey;
+	bool verbose;
+};
+
+/**
+ * kkeyd_options_parse() - fill @o from defaults, the config file and argv.
+ * Returns 1 to run, 0 to exit successfully (--help, --version), or -EINVAL
+ * after printing what is wrong to stderr (exit status 2).
+ */
+int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv);
+
+void kkeyd_options_done(struct kkeyd_options *o);
