@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the files of lib/prng; not part of libukd's interface. */
+#pragma once
+
+#include <openssl/evp.h>
+
+#include "prng.h"
+
+#define XOSHIRO_BLOCK (8 * UKD_PRNG_XOSHIRO_LANES)
+
+/* xoshiro256** lanes, structure of arrays: s[word][lane], so that one
+ * vector register holds the same word of every lane. */
+struct xoshiro {
+	uint64_t s[4][UKD_PRNG_XOSHIRO_LANES] __attribute__((aligned(64)));
+	uint8_t tail[XOSHIRO_BLOCK];   /* an unread block's end ... */
+	unsigned int tail_len;         /* ... its last tail_len bytes are unread */
+};
+
+void xoshiro_set_state(struct xoshiro *x, const uint64_t state[UKD_PRNG_XOSHIRO_LANES][4]);
+void xoshiro_fill(struct xoshiro *x, void *buf, size_t size);
+
+/* Each returns 0 or -EIO. chacha20_start() (re)starts @ctx, which must come
+ * from EVP_CIPHER_CTX_new(). */
+int chacha20_start(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
+		   const uint8_t iv[16]);
+int chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size);
