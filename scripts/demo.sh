@@ -1,0 +1,52 @@
+#!/bin/bash
+# The main job: install what kkeyd needs, build, start kkeyd (CUSE when
+# /dev/cuse exists, else FUSE), play a short melody through the kkey nodes
+# and leave song.mid (and song.wav) in the current directory.
+#
+# Usage: sudo scripts/demo.sh [OUTDIR]
+set -euo pipefail
+UKD_SRC=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$(realpath "${1:-.}")
+# shellcheck source=packages.sh
+. "$UKD_SRC/scripts/packages.sh"
+
+ukd_install "${UKD_BUILD_PACKAGES[@]}" "${UKD_DEMO_PACKAGES[@]}"
+BUILD=$UKD_SRC/build
+ukd_build "$BUILD"
+KKEYD=$BUILD/daemons/kkeyd/kkeyd
+KKEYCTL=$BUILD/tools/kkeyctl
+
+if [ -e /dev/cuse ]; then
+	MODE=(--cuse); DIR=/dev
+else
+	DIR=$(mktemp -d /tmp/kkey-demo.XXXXXX); MODE=(--fuse "$DIR")
+fi
+"$KKEYD" "${MODE[@]}" &
+PID=$!
+cleanup() {
+	kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+	[ "$DIR" = /dev ] || rmdir "$DIR" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 100); do [ -e "$DIR/kkey127" ] && break; sleep 0.05; done
+[ -e "$DIR/kkey127" ] || { echo "demo: kkeyd did not create its nodes" >&2; exit 1; }
+echo "demo: kkeyd is serving $DIR/kkey000..kkey127 (${MODE[0]#--})"
+
+# "Ode to Joy": note number and length in eighths, at 120 bpm (0.25 s each).
+MELODY="64:2 64:2 65:2 67:2 67:2 65:2 64:2 62:2 60:2 60:2 62:2 64:2 64:3 62:1 62:4"
+"$KKEYCTL" -d "$DIR/kkey000" reset
+for n in $MELODY; do
+	note=$(printf '%03d' "${n%%:*}")
+	echo 1 > "$DIR/kkey$note"
+	sleep "$(awk "BEGIN{print ${n##*:} * 0.25 - 0.03}")"
+	echo 0 > "$DIR/kkey$note"
+	sleep 0.03
+done
+cat "$DIR/kkey000" > "$OUT/song.mid"
+echo "demo: wrote $OUT/song.mid ($(stat -c %s "$OUT/song.mid") bytes):"
+"$KKEYCTL" dump "$OUT/song.mid" | grep -c note-on | sed 's/^/demo:   note-ons: /'
+if command -v fluidsynth >/dev/null && [ -e /usr/share/sounds/sf2/TimGM6mb.sf2 ]; then
+	fluidsynth -ni -q -F "$OUT/song.wav" -r 44100 /usr/share/sounds/sf2/TimGM6mb.sf2 "$OUT/song.mid" >/dev/null 2>&1 &&
+		echo "demo: rendered $OUT/song.wav with fluidsynth"
+fi
+echo "demo: play it with: aplaymidi -p 14:0 $OUT/song.mid  (or any MIDI player)"
