@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+
+int manager_new(struct manager **ret, const struct kprngd_options *o)
+{
+	_cleanup_(manager_freep) struct manager *m = NULL;
+	sigset_t mask;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->options = o;
+	r = sd_event_default(&m->event);
+	if (r < 0)
+		return r;
+	/* Signals arrive through the loop, never in a handler. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return ukd_negerrno();
+	r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+	if (r >= 0)
+		r = sd_event_set_watchdog(m->event, true);
+	if (r < 0)
+		return r;
+	r = kprng_new(&m->kprng, &o->dev);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+int manager_start(struct manager *m)
+{
+	const struct kprngd_options *o = m->options;
+	struct ukd_chardev *node = &m->kprng->node;
+	struct ukd_front_config cfg = {
+		.mountpoint = o->mountpoint,
+		.fsname = "kprngd",
+		.allow_other = geteuid() == 0,
+	};
+	int r;
+
+	switch (o->frontend) {
+	case KPRNGD_FRONT_CUSE:
+		m->kind = UKD_FRONT_CUSE;
+		break;
+	case KPRNGD_FRONT_FUSE:
+		m->kind = UKD_FRONT_FUSE;
+		break;
+	default:
+		m->kind = ukd_front_cuse_available() ? UKD_FRONT_CUSE : UKD_FRONT_FUSE;
+		break;
+	}
+	cfg.kind = m->kind;
+
+	if (m->kind == UKD_FRONT_FUSE) {
+		if (mkdir(o->mountpoint, 0755) == 0)
+			m->made_mountpoint = true;
+		else if (errno != EEXIST) {
+			r = ukd_negerrno();
+			ukd_log(LOG_ERR, "cannot create mount point %s: %s", o->mountpoint,
+				strerror(-r));
+			return r;
+		}
+	}
+	r = ukd_front_new(&m->front, &cfg, &node, 1, m->event);
+	if (r < 0) {
+		if (m->kind == UKD_FRONT_CUSE && r == -ENODEV)
+			ukd_log(LOG_ERR, "CUSE: /dev/cuse is missing (modprobe cuse), or use --fuse");
+		else if (m->kind == UKD_FRONT_CUSE && r == -EOPNOTSUPP)
+			ukd_log(LOG_ERR, "CUSE: this build's CUSE front end is not available; use --fuse");
+		else
+			ukd_log(LOG_ERR, "cannot serve %s over %s: %s", node->name,
+				ukd_front_kind_name(m->kind), strerror(-r));
+		return r;
+	}
+	if (m->kind == UKD_FRONT_CUSE)
+		ukd_log(LOG_INFO, "serving /dev/%s (%s%s)", node->name,
+			ukd_prng_kind_to_string(m->kprng->generator),
+			m->kprng->deterministic ? ", seeded" : "");
+	else
+		ukd_log(LOG_INFO, "serving %s/%s (%s%s)", o->mountpoint, node->name,
+			ukd_prng_kind_to_string(m->kprng->generator),
+			m->kprng->deterministic ? ", seeded" : "");
+	return 0;
+}
+
+int manager_run(struct manager *m)
+{
+	int r;
+
+	(void)sd_notify(false, "READY=1\nSTATUS=Serving kprng");
+	r = sd_event_loop(m->event);
+	(void)sd_notify(false, "STOPPING=1");
+	return r;
+}
+
+void manager_free(struct manager *m)
+{
+	if (!m)
+		return;
+	ukd_front_free(m->front);
+	if (m->made_mountpoint)
+		(void)rmdir(m->options->mountpoint);
+	kprng_free(m->kprng);
+	sd_event_unref(m->event);
+	free(m);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* kprngd's command line and configuration file (docs/kprngd.md). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "device.h"
+
+#define KPRNGD_CONFIG_DEFAULT "/etc/ukd/kprngd.conf"
+#define KPRNGD_MOUNTPOINT_DEFAULT "/run/kprng"
+
+enum kprngd_front {
+	KPRNGD_FRONT_AUTO,   /* CUSE when /dev/cuse exists, else FUSE */
+	KPRNGD_FRONT_CUSE,
+	KPRNGD_FRONT_FUSE,
+};
+
+struct kprngd_options {
+	enum kprngd_front frontend;
+	char *mountpoint;
+	char *name;
+	struct kprng_config dev;   /* dev.name points into @name */
+	bool verbose;
+};
+
+/**
+ * kprngd_options_parse() - defaults, then the config file, then the command
+ * line. Prints usage errors itself (this is program code).
+ * Returns 1: run; 0: --help/--version done; -EINVAL: usage or config error.
+ * Call kprngd_options_done() in every case.
+ */
+int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv);
+
+void kprngd_options_done(struct kprngd_options *o);
