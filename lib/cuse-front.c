@@ -167,6 +167,7 @@ static void cf_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_inf
 	}
 	if (size > UKD_CHARDEV_MAX_IO)
 		size = UKD_CHARDEV_MAX_IO;
+	ukd_log(LOG_DEBUG, "/dev/%s: read %zu at offset %lld", node->dev->name, size, (long long)off);
 	n = o->file->dev->ops->read(o->file, node->front->iobuf, size);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -190,6 +191,7 @@ static void cf_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
+	ukd_log(LOG_DEBUG, "/dev/%s: write %zu at offset %lld", o->node->dev->name, size, (long long)off);
 	n = o->file->dev->ops->write(o->file, &w);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -331,8 +333,9 @@ static int cuse_refusal(const struct ukd_front_config *cfg, struct cuse_node *no
 	dev_t devt;
 
 	if (cuse_sysfs_devt(node->dev->name, &devt) == 0) {
-		ukd_log(LOG_ERR, "/dev/%s: name already taken by another CUSE device (%u:%u); "
-			"is another daemon serving it?", node->dev->name, major(devt), minor(devt));
+		/* Debug only: the caller says it once, in its own words. */
+		ukd_log(LOG_DEBUG, "/dev/%s: name already taken by another CUSE device (%u:%u)",
+			node->dev->name, major(devt), minor(devt));
 		return -EEXIST;
 	}
 	if (cfg->major) {
