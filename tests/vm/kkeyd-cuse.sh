@@ -1,0 +1,89 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# kkeyd --cuse on Debian's kernel: docs/kkeyd.md through real /dev nodes.
+# The course idioms, bad input, the two-process race on two CPUs, 128
+# concurrent writers, a poll()er woken by a write, a second kkeyd, SIGTERM,
+# and kkeyd --cuse without the cuse module. kkeycheck takes the node
+# directory, so the same checks run against a FUSE mount on the host.
+# vm-modules: cuse
+# vm-timeout: 240
+# vm-smp: 2
+. "$UKD_SRC/tests/vm/guest/lib.sh"
+D=/dev
+
+nodes() { ls /dev | grep -c '^kkey[0-9][0-9][0-9]$'; }
+
+# --- Without the cuse module: one message naming it, exit 1, nothing left.
+timeout 10 kkeyd --cuse >/tmp/nocuse.out 2>&1
+rc=$?
+cat /tmp/nocuse.out
+vm_expect_eq "kkeyd --cuse without /dev/cuse: exit status" 1 $rc
+vm_check "... one message naming 'modprobe cuse'" grep -q 'modprobe cuse' /tmp/nocuse.out
+vm_expect_eq "... and only one line" 1 "$(wc -l </tmp/nocuse.out)"
+vm_expect_eq "... no node left behind" 0 "$(nodes)"
+
+vm_modprobe cuse || vm_finish
+
+# --- Start: 128 nodes.
+t0=$(vm_now_ms)
+vm_daemon kkeyd 200 kkeyd --cuse
+if vm_wait_path /dev/kkey127 10; then
+	vm_ok "kkeyd --cuse: /dev/kkey127 after $(($(vm_now_ms) - t0)) ms"
+else
+	vm_fail "kkeyd --cuse: nodes did not appear"; cat /tmp/kkeyd.log; vm_finish
+fi
+vm_expect_eq "128 nodes kkey000..kkey127" 128 "$(nodes)"
+vm_expect_eq "nodes are mode 0666" 666 "$(stat -c %a /dev/kkey060)"
+
+# --- The course idioms.
+echo 1 > /dev/kkey060; sleep 0.5; echo 0 > /dev/kkey060
+timeout 10 cat /dev/kkey000 > song.mid
+vm_check "cat /dev/kkey000 ends" test $? -eq 0
+vm_check "song.mid is a valid SMF with 1 note-on and 1 note-off" kkeycheck smf song.mid 1 1
+vm_expect_eq "song.mid starts with MThd" "4d 54 68 64" "$(head -c 4 song.mid | od -An -tx1 | xargs)"
+vm_expect_eq "song.mid ends with End of Track" "00 ff 2f 00" "$(tail -c 4 song.mid | od -An -tx1 | xargs)"
+vm_expect_eq "song.mid: note 60 on, then off" "on 60 off 60" "$(kkeycheck events song.mid | xargs)"
+vm_export song.mid
+timeout 10 cat /dev/kkey000 > again.mid
+vm_check "a second cat yields an empty but valid SMF" kkeycheck smf again.mid 0 0
+vm_export again.mid empty.mid
+# A chord, pressed through different nodes, read through another.
+echo 1 > /dev/kkey064; echo 1 > /dev/kkey067; sleep 0.3
+echo 0 > /dev/kkey064; echo 0 > /dev/kkey067
+timeout 10 cat /dev/kkey127 > chord.mid
+vm_expect_eq "chord read through kkey127" "on 64 on 67 off 64 off 67" "$(kkeycheck events chord.mid | xargs)"
+vm_export chord.mid
+if command -v kkeyctl >/dev/null; then
+	vm_check "kkeyctl -d /dev/kkey000 status" timeout 10 kkeyctl -d /dev/kkey000 status
+	vm_check "kkeyctl dump song.mid" timeout 10 kkeyctl dump song.mid
+fi
+
+# --- Bad input, races, writers, poll.
+vm_check "bad input (ioctls, sizes, huge writes, 1-byte reads)" timeout 60 kkeycheck badinput $D
+vm_check "two processes on two CPUs: 128 note-ons, 128 note-offs" timeout 60 kkeycheck race $D
+vm_check "128 concurrent writers" timeout 90 kkeycheck writers $D 128
+vm_check "a reader blocked in poll() wakes on a write" timeout 30 kkeycheck pollwake $D
+
+# --- A second kkeyd fails cleanly while the first holds the names.
+timeout 10 kkeyd --cuse >/tmp/second.out 2>&1
+rc=$?
+cat /tmp/second.out
+vm_check "second kkeyd --cuse: non-zero exit ($rc)" test $rc -ne 0 -a $rc -ne 124
+vm_expect_eq "... one message" 1 "$(wc -l </tmp/second.out)"
+vm_check "... saying the nodes are taken" grep -qi 'already\|in use\|exist' /tmp/second.out
+vm_expect_eq "... the first still has 128 nodes" 128 "$(nodes)"
+echo 1 > /dev/kkey070; echo 0 > /dev/kkey070
+timeout 10 cat /dev/kkey000 > after.mid
+vm_check "... and still records" kkeycheck smf after.mid 1 1
+
+# --- SIGTERM: exit 0, nodes gone quickly.
+t0=$(vm_now_ms)
+vm_stop kkeyd 5
+vm_expect_eq "kkeyd exits 0 on SIGTERM" 0 $?
+if vm_wait_gone /dev/kkey000 2 && [ "$(nodes)" = 0 ]; then
+	vm_ok "all nodes gone $(($(vm_now_ms) - t0)) ms after SIGTERM"
+else
+	vm_fail "nodes left after SIGTERM: $(nodes)"
+fi
+echo "kkeyd's log:"; cat /tmp/kkeyd.log
+vm_finish
