@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Host tier only: kkeyd's command line and life cycle (docs/kkeyd.md,
+# "Command line" and "Config file"): --help/--version, usage errors exit 2,
+# SIGINT stops cleanly like SIGTERM, a config file is read and the command
+# line overrides it, a mount point that is not a directory fails with 1.
+# Starts its own kkeyd processes; KKEYD names the binary.
+set -u
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: host tests need root"; exit 77; fi
+if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+: "${KKEYD:?KKEYD must name the kkeyd binary}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON3:-/usr/bin/python3}
+work=$(mktemp -d /tmp/kkeyd-life.XXXXXX)
+pid=
+failures=0
+ok()  { echo "ok     $*"; }
+bad() { echo "FAILED $*"; failures=$((failures + 1)); }
+expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; wait "$pid" 2>/dev/null; fi
+	for m in "$work"/m*; do is_mounted "$m" && fusermount3 -u -z "$m"; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+start() {  # start MNT ARGS...: start kkeyd, wait (bounded) for the nodes
+	local mnt=$1; shift
+	mkdir -p "$mnt"
+	"$KKEYD" --fuse "$mnt" "$@" > "$work/log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		[ -e "$mnt/kkey127" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "kkeyd did not come up:"; cat "$work/log"; return 1
+}
+stop() {   # stop SIGNAL MNT: expect exit 0 and the mount gone
+	kill -"$1" "$pid"
+	timeout 10 tail --pid="$pid" -f /dev/null; wait "$pid"; local rc=$?
+	pid=
+	expect "SIG$1 stops kkeyd with exit status 0 (got $rc)" test $rc = 0
+	expect "after SIG$1 $2 is unmounted" bash -c "! awk -v m='$2' '\$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo"
+}
+status_of() { KKEY_DIR=$1 "$PY" "$HERE/kkeytest.py" status; }
+
+timeout 10 "$KKEYD" --help > "$work/out" 2>&1; rc=$?
+expect "--help exits 0 and mentions --fuse" test $rc = 0 -a "$(grep -c -- --fuse "$work/out")" -ge 1
+timeout 10 "$KKEYD" --version > "$work/out" 2>&1; rc=$?
+expect "--version exits 0 and prints a version ($(head -1 "$work/out"))" test $rc = 0 -a -s "$work/out"
+for args in "--frobnicate" "--velocity 128" "--slowdown 0" "--slowdown 33" "--channel 17" \
+	    "--capacity 0" "--capacity x" "--mode 999"; do
+	timeout 10 "$KKEYD" --fuse "$work/never" $args > "$work/out" 2>&1; rc=$?
+	expect "kkeyd $args: usage error, exit 2 ($(head -c 80 "$work/out" | tr '\n' ' '))" test $rc = 2
+done
+expect "nothing was mounted by the refused command lines" bash -c "! grep -q '$work/never' /proc/self/mountinfo"
+
+touch "$work/file"
+timeout 10 "$KKEYD" --fuse "$work/file" > "$work/out" 2>&1; rc=$?
+expect "kkeyd --fuse on a regular file: exit 1 with a message (got $rc: $(head -c 80 "$work/out"))" \
+	test $rc = 1 -a -s "$work/out"
+
+if start "$work/m1"; then
+	echo 1 > "$work/m1/kkey060"
+	stop INT "$work/m1"
+fi
+
+cat > "$work/kkeyd.conf" <<'CONF'
+[kkeyd]
+keep = true
+capacity = 1000
+velocity = 90
+slowdown = 3
+mode = 0640
+CONF
+if start "$work/m2" -c "$work/kkeyd.conf" --velocity 80; then
+	s=$(status_of "$work/m2"); echo "       $s"
+	expect "config file read, --velocity wins: velocity=80 slowdown=3 capacity=1000 keep" \
+		grep -q 'capacity=1000 velocity=80 slowdown=3 held=0 flags=0x1' <<<"$s"
+	mode=$(stat -c %a "$work/m2/kkey000")
+	expect "mode = 0640 from the config file (got $mode)" test "$mode" = 640
+	stop TERM "$work/m2"
+fi
+printf '[kkeyd]\nvelocity = loud\n' > "$work/bad.conf"
+timeout 10 "$KKEYD" --fuse "$work/m3" -c "$work/bad.conf" > "$work/out" 2>&1; rc=$?
+expect "a bad config value: exit 2 ($(head -c 80 "$work/out"))" test $rc = 2
+timeout 10 "$KKEYD" --fuse "$work/m3" -c "$work/missing.conf" > "$work/out" 2>&1; rc=$?
+expect "an explicit config file that does not exist: exit 2 or 1 (got $rc)" test $rc = 2 -o $rc = 1
+
+[ $failures = 0 ] && { echo "# PASS"; exit 0; }
+echo "# $failures FAILURE(S)"; exit 1
