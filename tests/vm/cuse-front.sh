@@ -62,7 +62,8 @@ vm_check "each later piece's offset = bytes of this write(2) already sent" test 
 vm_check "no piece bigger than 128 KiB" awk '$2 > 131072 { exit 1 }' /tmp/pieces
 
 # --- Reads: own position per open file; one read(2) larger than a request.
-timeout 20 dd if=/dev/zero of=/dev/pa bs=1 count=25000 2>/dev/null
+{ printf '#'; head -c 199999 /dev/zero | tr '\0' x; } >/tmp/fill
+timeout 10 dd if=/tmp/fill of=/dev/pa bs=200000 count=1 2>/dev/null
 size=$(timeout 10 cat /dev/pa | wc -c)
 got=$(timeout 10 dd if=/dev/pa bs=1048576 count=1 2>/dev/null | wc -c)
 vm_check "log is larger than one 128 KiB request ($size bytes)" test "$size" -gt 131072
@@ -70,6 +71,8 @@ vm_check "one read(2) of 1 MiB returns it all ($got >= $size)" test "$got" -ge "
 vm_check "cat ends (EOF from the device's own position)" timeout 10 cat /dev/pc >/dev/null
 echo "front end's view of reads:"
 grep 'read .* at offset' /tmp/probe.log | tail -4
+vm_check "a read(2) past one request continues at offset 131072" \
+	grep -q 'read [0-9]* at offset 131072' /tmp/probe.log
 
 # --- Name collision: x1 x2 are created, pb collides: EEXIST, x1 x2 removed.
 timeout 10 cuse-probe -v x1 x2 pb >/tmp/collide.log 2>&1

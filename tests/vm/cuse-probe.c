@@ -10,7 +10,8 @@
  * text line in one log shared by all nodes:
  *   "W <size> <continued>"  for each write piece
  *   "O <flags-hex>"         for each open, "R" for each release
- * and a read returns that log from the open file's own position (so `cat`
+ * A write(2) whose first byte is '#' also appends its data to the log (to
+ * make the log large with few requests). A read returns that log from the open file's own position (so `cat`
  * ends), without clearing it. poll: POLLOUT always, POLLIN while the open
  * file has unread log; every write wakes the pollers.
  * ioctls: PROBE_IOC_PIECES (_IOR 'p' 1 uint32: write pieces so far),
@@ -37,12 +38,13 @@
 #define PROBE_IOC_PIECES _IOR('p', 1, uint32_t)
 #define PROBE_IOC_CLEAR _IO('p', 2)
 #define PROBE_IOC_ECHO _IOWR('p', 3, uint64_t)
-#define PROBE_LOG_MAX (256 * 1024)
+#define PROBE_LOG_MAX (1024 * 1024)
 
 struct probe {
 	char *log;
 	size_t len;
 	uint32_t pieces;
+	bool echo;          /* the current write(2) started with '#' */
 	struct ukd_chardev *nodes;
 	size_t n_nodes;
 };
@@ -100,6 +102,12 @@ static ssize_t probe_write(struct ukd_file *file, const struct ukd_write *w)
 
 	p->pieces++;
 	probe_log(p, "W %zu %d\n", w->size, w->continued ? 1 : 0);
+	if (!w->continued)
+		p->echo = w->size > 0 && ((const char *)w->buf)[0] == '#';
+	if (p->echo && w->size < PROBE_LOG_MAX - p->len) {
+		memcpy(p->log + p->len, w->buf, w->size);
+		p->len += w->size;
+	}
 	probe_wake_all(p);
 	return (ssize_t)w->size;
 }
