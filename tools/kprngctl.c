@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 	const char *node = NULL, *seed = NULL, *gen = NULL, *cmd;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+d:s:g:hV", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "d:s:g:hV", longopts, NULL)) >= 0) {
 		switch (c) {
 		case 'd':
 			node = optarg;
