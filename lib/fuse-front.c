@@ -9,14 +9,15 @@
  * Node names never change, so lookups and attributes are cached by the
  * kernel for a day.
  *
- * Large writes: the kernel hands a write(2) over in pieces of at most
- * max_write bytes (1 MiB), fewer when the user buffer is not page aligned.
- * FUSE passes the file position, which keeps growing across write(2) calls,
- * so a piece counts as "continued" when it starts where the previous piece
- * of the same open file ended and that piece was full (within a page of
- * max_write). The one ambiguity: a write(2) that directly follows one whose
- * last piece was itself full is taken as its continuation. CUSE has no such
- * ambiguity (see cuse-front.c).
+ * Streams: libfuse 3.14 cannot ask for FOPEN_STREAM, so open is answered
+ * with a struct fuse_open_out of our own (the kernel protocol's open reply,
+ * <linux/fuse.h>) carrying FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE |
+ * FOPEN_STREAM. With FOPEN_STREAM (Linux >= 5.2) the file has no position
+ * at all, exactly like a CUSE node: every read(2) and write(2) starts at
+ * offset 0, and the kernel hands a large write(2) over in pieces of at most
+ * max_write bytes (1 MiB, fewer for an unaligned buffer) whose offset is
+ * the number of bytes already sent. So a piece is "continued" exactly when
+ * its offset is not 0, as in cuse-front.c.
  *
  * Threading: everything runs on the sd-event loop thread (one request at a
  * time), which on two cores is as fast as libfuse's multi-threaded loop and
@@ -26,6 +27,7 @@
 
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +55,6 @@ struct fuse_open {
 	struct fuse_node *node;
 	struct fuse_pollhandle *ph;   /* set while a poller waits */
 	struct fuse_open *prev, *next;
-	uint64_t write_end;           /* offset after the last write piece */
-	size_t last_piece;            /* size of the last write piece */
 };
 
 struct fuse_front {
@@ -67,7 +67,6 @@ struct fuse_front {
 	struct fuse_node *nodes;
 	size_t n_nodes;
 	void *iobuf;                  /* UKD_CHARDEV_MAX_IO bytes for read replies */
-	size_t max_write;
 	struct timespec birth;
 	uid_t uid;
 	gid_t gid;
@@ -101,13 +100,10 @@ static void fill_attr(struct fuse_front *front, fuse_ino_t ino, struct stat *st)
 
 static void ff_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct fuse_front *front = userdata;
-
 	conn->max_write = UKD_CHARDEV_MAX_IO;
 	conn->max_read = UKD_CHARDEV_MAX_IO;
 	/* Device files are streams: no page cache, no write-back. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
-	front->max_write = conn->max_write;
 }
 
 static void ff_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -239,6 +235,17 @@ static void open_unlink(struct fuse_open *o)
 	o->prev = o->next = NULL;
 }
 
+/* fuse_reply_open() without FOPEN_STREAM: see the header comment. */
+static int reply_open_stream(fuse_req_t req, struct fuse_open *o)
+{
+	struct fuse_open_out out = {
+		.fh = (uintptr_t)o,
+		.open_flags = FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE | FOPEN_STREAM,
+	};
+
+	return fuse_reply_buf(req, (const char *)&out, sizeof(out));
+}
+
 static void ff_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fuse_front *front = fuse_req_userdata(req);
@@ -268,11 +275,7 @@ static void ff_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		o->next->prev = o;
 	node->opens = o;
 
-	fi->fh = (uintptr_t)o;
-	fi->direct_io = 1;
-	fi->nonseekable = 1;
-	fi->keep_cache = 0;
-	if (fuse_reply_open(req, fi) != 0) {
+	if (reply_open_stream(req, o) != 0) {
 		/* The opener is gone (interrupted): the kernel sends no release. */
 		open_unlink(o);
 		ukd_front_file_release(o->file);
@@ -317,7 +320,6 @@ static void ff_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ff_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
-	struct fuse_front *front = fuse_req_userdata(req);
 	struct fuse_open *o = (struct fuse_open *)(uintptr_t)fi->fh;
 	struct ukd_write w = { .buf = buf, .size = size };
 	ssize_t n;
@@ -330,16 +332,12 @@ static void ff_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
-	w.continued = off > 0 && (uint64_t)off == o->write_end &&
-		      o->last_piece + 4096 > front->max_write;
+	w.continued = off != 0;
 	n = o->file->dev->ops->write(o->file, &w);
-	if (n < 0) {
+	if (n < 0)
 		fuse_reply_err(req, (int)-n);
-		return;
-	}
-	o->write_end = (uint64_t)off + (uint64_t)n;
-	o->last_piece = (size_t)n;
-	fuse_reply_write(req, (size_t)n);
+	else
+		fuse_reply_write(req, (size_t)n);
 }
 
 static void ff_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
@@ -519,7 +517,6 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 	front->event = sd_event_ref(event);
 	front->uid = geteuid();
 	front->gid = getegid();
-	front->max_write = UKD_CHARDEV_MAX_IO;
 	clock_gettime(CLOCK_REALTIME, &front->birth);
 	front->mountpoint = strdup(cfg->mountpoint);
 	front->nodes = calloc(n_devs, sizeof(*front->nodes));

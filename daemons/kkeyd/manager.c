@@ -1,37 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "manager.h"
 
 int manager_new(struct manager **ret, const struct kkeyd_options *o)
 {
 	struct manager *m;
-	sigset_t mask;
 	int r;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	m->options = o;
-	r = sd_event_default(&m->event);
-	if (r < 0)
-		goto fail;
-	/* Signals arrive through the loop, never in a handler. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
-	if (r >= 0)
-		r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
-	if (r >= 0)
-		r = sd_event_set_watchdog(m->event, true);
+	r = ukd_daemon_event_new(&m->event);
 	if (r < 0)
 		goto fail;
 	r = kkey_new(&m->kkey, &o->kkey);

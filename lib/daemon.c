@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "daemon.h"
+#include "macro.h"
+
+int ukd_daemon_event_new(sd_event **ret)
+{
+	sd_event *ev = NULL;
+	sigset_t mask;
+	int r;
+
+	r = sd_event_default(&ev);
+	if (r < 0)
+		return r;
+	/* Signals arrive through the loop, never in a handler; a NULL
+	 * callback makes sd-event exit the loop. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		r = ukd_negerrno();
+		goto fail;
+	}
+	r = sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
+	if (r >= 0)
+		r = sd_event_set_watchdog(ev, true);
+	if (r < 0)
+		goto fail;
+	*ret = ev;
+	return 0;
+fail:
+	sd_event_unref(ev);
+	return r;
+}
