@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvfsd's VFS objects, shaped and named after the kernel's
+ * (include/linux/fs.h): the super_block, the inode, the open file and the
+ * address space of a file's pages, each with its operations table. The
+ * dentry cache has its own header (dcache.h), as in the kernel.
+ *
+ * Map (one concern per file):
+ *   super.c          struct super_block, super_operations, block/inode limits
+ *   inode.c          struct inode, reference counts, inode_operations
+ *   dentry.c         the dentry cache: hash, children, LRU of negative entries
+ *   namei.c          vfs_*(): name checks, then the inode_operations
+ *   file.c           struct file, file_operations
+ *   address_space.c  the page tree of a file, dirty tags, write-back
+ *   xattr.c          extended attributes and the kvfs.stats.* introspection
+ *   fuse-ops.c       libfuse low-level requests -> the calls above
+ *
+ * Threading: kvfsd serves one FUSE request at a time on one thread (on two
+ * cores as fast as libfuse's multi-threaded loop, measured), so every field
+ * below is owned by that thread and no object carries a lock.
+ *
+ * Errors: every function returns 0 (or a count) on success, -errno on failure.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#define KVFS_PAGE_SHIFT 12
+#define KVFS_PAGE_SIZE (UINT64_C(1) << KVFS_PAGE_SHIFT)
+#define KVFS_NAME_MAX 255                      /* bytes of one name */
+#define KVFS_SYMLINK_MAX 4095                  /* bytes of a symlink target */
+#define KVFS_LINK_MAX 65000                    /* hard links per inode */
+#define KVFS_MAXBYTES_DEFAULT (UINT64_C(1) << 44) /* 16 TiB, as ext4 */
+#define KVFS_XATTR_NAME_MAX 255
+#define KVFS_XATTR_SIZE_MAX 65536              /* one value, as the kernel's */
+#define KVFS_XATTR_LIST_MAX 65536              /* all names of one inode */
+#define KVFS_XATTR_INODE_MAX (256 * 1024)      /* names + values of one inode */
+
+struct dentry;
+struct dcache;
+struct inode;
+struct super_block;
+struct file;
+struct xattr;
+struct address_space;
+
+/* The caller of a request (the kernel's current_cred()). */
+struct cred {
+	uid_t fsuid;
+	gid_t fsgid;
+	bool capable;     /* may act as root: uid 0 */
+	const gid_t *groups; /* supplementary groups, may be NULL when unknown */
+	int ngroups;
+};
+
+/* ---- address space: a file's pages (address_space.c) ------------------ */
+
+struct radix_node;
+
+struct address_space_operations {
+	/* Write one dirty page to the backing store. kvfsd keeps data in
+	 * memory only, so write-back just cleans the page; the hook is where
+	 * an image file would be written. */
+	int (*writepage)(struct address_space *mapping, uint64_t index, void *page);
+};
+
+struct address_space {
+	struct inode *host;
+	const struct address_space_operations *a_ops;
+	struct radix_node *root;  /* page index -> page; NULL slots are holes */
+	unsigned height;          /* levels of the tree; 0 when empty */
+	uint64_t nrpages;         /* pages present */
+	uint64_t nrdirty;         /* pages tagged dirty */
+};
+
+/* A list of byte ranges a read fills, pointing into pages (ITER_KVEC). */
+struct iov_iter {
+	struct iovec *iov;
+	unsigned nr;              /* used */
+	unsigned max;             /* capacity */
+};
+
+void mapping_init(struct address_space *mapping, struct inode *host);
+void *mapping_find_page(const struct address_space *mapping, uint64_t index);
+int mapping_write(struct address_space *mapping, uint64_t pos, const void *buf, size_t len,
+		  size_t *written);
+ssize_t mapping_read(const struct address_space *mapping, uint64_t pos, size_t len,
+		     struct iov_iter *to);
+int mapping_truncate(struct address_space *mapping, uint64_t start, uint64_t end);
+int mapping_allocate(struct address_space *mapping, uint64_t start, uint64_t end);
+uint64_t mapping_pages_missing(const struct address_space *mapping, uint64_t start,
+			       uint64_t end);
+int mapping_writeback(struct address_space *mapping);
+int64_t mapping_seek(const struct address_space *mapping, uint64_t pos, uint64_t size,
+		     int whence);
+void mapping_release(struct address_space *mapping);
+bool mapping_page_dirty(const struct address_space *mapping, uint64_t index);
+
+/* ---- inode (inode.c) ---------------------------------------------------- */
+
+/* struct iattr: what a setattr changes (include/linux/fs.h). */
+#define ATTR_MODE      (1u << 0)
+#define ATTR_UID       (1u << 1)
+#define ATTR_GID       (1u << 2)
+#define ATTR_SIZE      (1u << 3)
+#define ATTR_ATIME     (1u << 4)
+#define ATTR_MTIME     (1u << 5)
+#define ATTR_ATIME_NOW (1u << 6)
+#define ATTR_MTIME_NOW (1u << 7)
+#define ATTR_CTIME     (1u << 8)
+
+struct iattr {
+	unsigned ia_valid;
+	mode_t ia_mode;
+	uid_t ia_uid;
+	gid_t ia_gid;
+	uint64_t ia_size;
+	struct timespec ia_atime, ia_mtime, ia_ctime;
+};
+
+struct inode_operations {
+	/* Directories. */
+	int (*lookup)(struct inode *dir, struct dentry *dentry);
+	int (*create)(struct inode *dir, struct dentry *dentry, mode_t mode, const struct cred *cred);
+	int (*link)(struct inode *inode, struct inode *dir, struct dentry *dentry);
+	int (*unlink)(struct inode *dir, struct dentry *dentry);
+	int (*symlink)(struct inode *dir, struct dentry *dentry, const char *target,
+		       const struct cred *cred);
+	int (*mkdir)(struct inode *dir, struct dentry *dentry, mode_t mode, const struct cred *cred);
+	int (*rmdir)(struct inode *dir, struct dentry *dentry);
+	int (*mknod)(struct inode *dir, struct dentry *dentry, mode_t mode, dev_t rdev,
+		     const struct cred *cred);
+	int (*rename)(struct inode *old_dir, struct dentry *old, struct inode *new_dir,
+		      struct dentry *new, unsigned flags);
+	/* Every inode. */
+	int (*setattr)(struct inode *inode, const struct iattr *attr, const struct cred *cred);
+	int (*getattr)(const struct inode *inode, struct stat *st);
+	/* Symlinks. */
+	int (*readlink)(struct inode *inode, const char **target);
+	/* Extended attributes (the kernel keeps these in xattr handlers). */
+	int (*setxattr)(struct inode *inode, const char *name, const void *value, size_t size,
+			int flags, const struct cred *cred);
+	ssize_t (*getxattr)(struct inode *inode, const char *name, void *buf, size_t size,
+			    const struct cred *cred);
+	ssize_t (*listxattr)(struct inode *inode, char *buf, size_t size, const struct cred *cred);
+	int (*removexattr)(struct inode *inode, const char *name, const struct cred *cred);
+};
+
+struct inode {
+	struct super_block *i_sb;
+	const struct inode_operations *i_op;
+	const struct file_operations *i_fop;
+	uint64_t i_ino;           /* st_ino; never reused while mounted */
+	mode_t i_mode;
+	uid_t i_uid;
+	gid_t i_gid;
+	nlink_t i_nlink;
+	dev_t i_rdev;
+	uint64_t i_size;
+	struct timespec i_atime, i_mtime, i_ctime, i_btime;
+	/*
+	 * Two reference counts, because two parties hold inodes:
+	 * i_count   kvfsd's own references: each positive dentry naming the
+	 *           inode, each open struct file, each call in progress.
+	 * i_nlookup the kernel's references: one per successful entry reply
+	 *           (lookup, create, mkdir, ...), dropped by FUSE forget.
+	 * The inode is destroyed when both reach zero (inode_maybe_evict()).
+	 */
+	unsigned i_count;
+	uint64_t i_nlookup;
+	unsigned i_state;         /* I_DIRTY: attributes changed since write_inode */
+	struct address_space i_data; /* regular files */
+	char *i_link;             /* symlinks: the target */
+	struct dentry *i_dentry;  /* directories: their one dentry; NULL once removed */
+	uint64_t i_subdirs;       /* directories: positive children that are dirs */
+	uint64_t i_entries;       /* directories: positive children */
+	struct xattr *i_xattrs;   /* singly linked */
+	size_t i_xattr_bytes;
+	struct inode *i_sb_prev, *i_sb_next; /* sb->s_inodes */
+};
+
+#define I_DIRTY (1u << 0)
+
+struct inode *inode_new(struct super_block *sb, mode_t mode, const struct inode *dir,
+			const struct cred *cred, int *err);
+struct inode *igrab(struct inode *inode);
+void iput(struct inode *inode);
+void inode_lookup_ref(struct inode *inode);
+void inode_forget(struct inode *inode, uint64_t nlookup);
+void inode_maybe_evict(struct inode *inode);
+void inode_touch(struct inode *inode, bool mtime, bool ctime);
+void inode_accessed(struct inode *inode);
+void inode_mark_dirty(struct inode *inode);
+bool in_group(const struct cred *cred, gid_t gid);
+int inode_change_size(struct inode *inode, uint64_t size);
+void kvfs_now(struct timespec *ts);
+
+extern const struct inode_operations kvfs_dir_inode_operations;
+extern const struct inode_operations kvfs_file_inode_operations;
+extern const struct inode_operations kvfs_symlink_inode_operations;
+extern const struct inode_operations kvfs_special_inode_operations;
+
+/* ---- xattr.c ----------------------------------------------------------- */
+
+int kvfs_setxattr(struct inode *inode, const char *name, const void *value, size_t size,
+		  int flags, const struct cred *cred);
+ssize_t kvfs_getxattr(struct inode *inode, const char *name, void *buf, size_t size,
+		      const struct cred *cred);
+ssize_t kvfs_listxattr(struct inode *inode, char *buf, size_t size, const struct cred *cred);
+int kvfs_removexattr(struct inode *inode, const char *name, const struct cred *cred);
+void xattrs_free(struct inode *inode);
+ssize_t kvfs_stats_format(struct super_block *sb, const char *key, char *buf, size_t size);
+
+/* ---- file (file.c) ----------------------------------------------------- */
+
+/* readdir's callback (struct dir_context); returns false when full. */
+struct dir_context {
+	bool (*actor)(struct dir_context *ctx, const char *name, size_t len, uint64_t next_pos,
+		      uint64_t ino, mode_t type);
+	uint64_t pos;
+};
+
+struct file_operations {
+	int (*open)(struct inode *inode, struct file *file);
+	int (*release)(struct inode *inode, struct file *file);
+	ssize_t (*read)(struct file *file, uint64_t pos, size_t len, struct iov_iter *to);
+	ssize_t (*write)(struct file *file, uint64_t pos, const void *buf, size_t len);
+	int64_t (*llseek)(struct file *file, int64_t offset, int whence);
+	int (*fsync)(struct file *file, bool datasync);
+	int (*iterate)(struct file *file, struct dir_context *ctx);
+	int (*fallocate)(struct file *file, int mode, uint64_t offset, uint64_t len);
+};
+
+struct file {
+	struct inode *f_inode;    /* holds an i_count reference */
+	const struct file_operations *f_op;
+	unsigned f_flags;         /* open(2) flags */
+	/* Directories: where the last readdir stopped, to continue in O(1).
+	 * f_cursor holds a dentry reference; it is only trusted when it is
+	 * still a positive child with d_off == f_cursor_pos. */
+	struct dentry *f_cursor;
+	uint64_t f_cursor_pos;
+	struct file *f_sb_prev, *f_sb_next; /* sb->s_files */
+};
+
+struct file *file_open(struct inode *inode, unsigned flags, int *err);
+void file_release(struct file *file);
+
+extern const struct file_operations kvfs_file_operations;
+extern const struct file_operations kvfs_dir_operations;
+
+/* ---- super block (super.c) ---------------------------------------------- */
+
+struct super_operations {
+	struct inode *(*alloc_inode)(struct super_block *sb);
+	void (*destroy_inode)(struct inode *inode);
+	int (*write_inode)(struct inode *inode, bool sync);
+	int (*sync_fs)(struct super_block *sb, bool wait);
+	int (*statfs)(struct super_block *sb, struct statvfs *st);
+	void (*put_super)(struct super_block *sb);
+};
+
+struct kvfs_mount_opts {
+	uint64_t size;            /* bytes of file data; 0 = half of RAM */
+	uint64_t nr_inodes;       /* 0 = one per 4 KiB of size */
+	uint64_t maxbytes;        /* largest file; 0 = KVFS_MAXBYTES_DEFAULT */
+	uint64_t negative_max;    /* unused negative dentries kept */
+	mode_t root_mode;
+	uid_t root_uid;
+	gid_t root_gid;
+};
+
+struct super_block {
+	const struct super_operations *s_op;
+	const struct address_space_operations *s_aops;
+	struct dentry *s_root;
+	struct dcache *s_dcache;
+	uint64_t s_maxbytes;      /* EFBIG beyond */
+	uint64_t s_blocks_max;    /* pages allowed (size=) */
+	uint64_t s_blocks_used;   /* pages allocated */
+	uint64_t s_inodes_max;    /* inodes allowed (nr_inodes=) */
+	uint64_t s_inodes_live;   /* inodes allocated, not yet destroyed */
+	uint64_t s_next_ino;      /* next i_ino to hand out */
+	uint64_t s_files_open;
+	uint64_t s_pages_written; /* by write-back, for the stats */
+	uint64_t s_dirty_inodes;
+	struct inode *s_inodes;   /* every live inode, for sync and teardown */
+	struct file *s_files;     /* every open file, for teardown */
+};
+
+struct super_block *super_new(const struct kvfs_mount_opts *opts, int *err);
+void super_free(struct super_block *sb);
+int super_alloc_page(struct super_block *sb, void **page, bool zero);
+void super_free_page(struct super_block *sb, void *page);
+int super_reserve_blocks(const struct super_block *sb, uint64_t n);
+int sync_filesystem(struct super_block *sb);
+void super_teardown(struct super_block *sb, uint64_t *leaked_inodes, uint64_t *leaked_dentries,
+		    uint64_t *leaked_pages);
+
+/* ---- namei.c: the VFS entry points fuse-ops.c calls --------------------- */
+
+int vfs_lookup(struct inode *dir, const char *name, struct dentry **result);
+int vfs_create(struct inode *dir, const char *name, mode_t mode, dev_t rdev,
+	       const struct cred *cred, struct inode **result);
+int vfs_mkdir(struct inode *dir, const char *name, mode_t mode, const struct cred *cred,
+	      struct inode **result);
+int vfs_symlink(struct inode *dir, const char *name, const char *target,
+		const struct cred *cred, struct inode **result);
+int vfs_link(struct inode *inode, struct inode *dir, const char *name);
+int vfs_unlink(struct inode *dir, const char *name);
+int vfs_rmdir(struct inode *dir, const char *name);
+int vfs_rename(struct inode *old_dir, const char *old_name, struct inode *new_dir,
+	       const char *new_name, unsigned flags);
+int vfs_setattr(struct inode *inode, const struct iattr *attr, const struct cred *cred);

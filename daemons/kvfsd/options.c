@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvfsd's command line: our -o options are taken out with fuse_opt_parse(),
+ * libfuse's own (-f, -d, -o allow_other, ...) are left for
+ * fuse_parse_cmdline() and fuse_session_new(), which reject unknown ones.
+ */
+#include "kvfs.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum {
+	KEY_SIZE,
+	KEY_NR_INODES,
+	KEY_MAXFILESIZE,
+	KEY_NEGATIVE,
+	KEY_TIMEOUT,
+	KEY_DIRECT_IO,
+	KEY_READAHEAD,
+	KEY_MODE,
+	KEY_UID,
+	KEY_GID,
+};
+
+static const struct fuse_opt kvfs_opts[] = {
+	FUSE_OPT_KEY("size=", KEY_SIZE),
+	FUSE_OPT_KEY("nr_inodes=", KEY_NR_INODES),
+	FUSE_OPT_KEY("maxfilesize=", KEY_MAXFILESIZE),
+	FUSE_OPT_KEY("negative_dentries=", KEY_NEGATIVE),
+	FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
+	FUSE_OPT_KEY("direct_io", KEY_DIRECT_IO),
+	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
+	FUSE_OPT_KEY("mode=", KEY_MODE),
+	FUSE_OPT_KEY("uid=", KEY_UID),
+	FUSE_OPT_KEY("gid=", KEY_GID),
+	FUSE_OPT_END
+};
+
+static const char usage[] =
+"Usage: kvfsd [-f] [-d] [-o OPTION[,OPTION...]] MOUNTPOINT\n"
+"\n"
+"kvfsd mounts an in-memory POSIX file system over FUSE whose insides mirror\n"
+"the Linux VFS: super block, inodes, a dentry cache with negative entries and\n"
+"an LRU, open files, and per-file address spaces of 4 KiB pages. It works in\n"
+"any container or machine that has /dev/fuse. The data lives in the daemon's\n"
+"memory and is gone when the file system is unmounted.\n"
+"\n"
+"Options:\n"
+"  -h, --help             show this help and exit\n"
+"  -V, --version          show the version and exit\n"
+"  -f                     stay in the foreground (log to stderr)\n"
+"  -d                     debug: foreground, and log every FUSE request\n"
+"  -o size=SIZE           bytes of file data the file system holds; statfs\n"
+"                         reports it and writes past it fail with ENOSPC.\n"
+"                         Suffixes k, m, g, t (powers of 1024), or N% of RAM.\n"
+"                         Default: 50% of RAM\n"
+"  -o nr_inodes=N         inodes allowed (ENOSPC beyond). Default: one per\n"
+"                         4 KiB of size\n"
+"  -o maxfilesize=SIZE    largest file; beyond it writes, truncate and\n"
+"                         fallocate fail with EFBIG. Default: 16t\n"
+"  -o negative_dentries=N unused negative dentries kept before the oldest are\n"
+"                         evicted. Default: 65536\n"
+"  -o timeout=SECONDS     how long the kernel caches names and attributes.\n"
+"                         kvfsd is the only writer, so long is safe.\n"
+"                         Default: 86400\n"
+"  -o direct_io           bypass the kernel page cache for file data: faster\n"
+"                         large sequential I/O, but no shared writable mmap(2)\n"
+"  -o readahead=KiB       set the mount's read-ahead (needs root). Default:\n"
+"                         1024, the size of one FUSE read request\n"
+"  -o mode=OCTAL          mode of the root directory. Default: 1777, as tmpfs\n"
+"  -o uid=UID,gid=GID     owner of the root directory. Default: the caller\n"
+"  -o allow_other         let other users use the mount (root, or\n"
+"                         user_allow_other in /etc/fuse.conf)\n"
+"  Permissions are always checked by the kernel (default_permissions).\n"
+"\n"
+"Introspection (extended attributes of the root directory, not listed):\n"
+"  getfattr --only-values -n kvfs.stats MOUNTPOINT         all counters\n"
+"  getfattr --only-values -n kvfs.stats.inodes MOUNTPOINT  one counter:\n"
+"    inodes inodes_max inodes_dirty kernel_refs dentries dentries_positive\n"
+"    dentries_negative dentries_unused dcache_hits dcache_misses\n"
+"    dcache_evictions pages pages_dirty pages_written_back bytes_used\n"
+"    bytes_max files_open\n"
+"  setfattr -n kvfs.ctl.drop_caches -v 1 MOUNTPOINT  (root) evict unused\n"
+"    negative dentries; 2: write back dirty pages and inodes; 3: both\n"
+"\n"
+"Stopping: fusermount3 -u MOUNTPOINT, or SIGTERM/SIGINT to the daemon\n"
+"(which unmounts). At exit kvfsd frees every object through its reference\n"
+"counts and reports any that stayed alive (\"leaked\").\n"
+"\n"
+"Exit status: 0 clean unmount, 1 error, 2 usage error, 3 objects leaked.\n"
+"\n"
+"Examples:\n"
+"  kvfsd -o size=1g /mnt/kvfs\n"
+"  kvfsd -f -o allow_other,size=50%,nr_inodes=100000 /srv/scratch\n"
+"  fusermount3 -u /mnt/kvfs\n"
+"\n"
+"See also: docs/kvfsd.md, mount.fuse3(8), tmpfs(5).\n";
+
+/* Parse "123", "4k", "1G", "50%" into bytes. */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -errno;
+	if (*end == '%') {
+		long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+		if (end[1] || v == 0 || v > 100 || pages <= 0 || psize <= 0)
+			return -EINVAL;
+		*ret = (uint64_t)pages * (uint64_t)psize / 100 * v;
+		return 0;
+	}
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; break;
+	case 'm': case 'M': shift = 20; break;
+	case 'g': case 'G': shift = 30; break;
+	case 't': case 'T': shift = 40; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *ret, int base)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int kvfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct kvfs_config *cfg = data;
+	const char *v = strchr(arg, '=');
+	uint64_t u;
+	int r = 0;
+
+	v = v ? v + 1 : "";
+	switch (key) {
+	case KEY_SIZE:
+		r = parse_size(v, &cfg->mount.size);
+		if (r == 0 && cfg->mount.size < KVFS_PAGE_SIZE)
+			r = -EINVAL;
+		break;
+	case KEY_NR_INODES:
+		r = parse_size(v, &cfg->mount.nr_inodes);
+		if (r == 0 && cfg->mount.nr_inodes < 1)
+			r = -EINVAL;
+		break;
+	case KEY_MAXFILESIZE:
+		r = parse_size(v, &cfg->mount.maxbytes);
+		if (r == 0 && (cfg->mount.maxbytes < 1 || cfg->mount.maxbytes > KVFS_MAXBYTES_DEFAULT))
+			r = -ERANGE;
+		break;
+	case KEY_NEGATIVE:
+		r = parse_u64(v, &cfg->mount.negative_max, 10);
+		/* 0 would mean "the default" in struct kvfs_mount_opts. */
+		if (r == 0 && cfg->mount.negative_max == 0)
+			cfg->mount.negative_max = 1;
+		break;
+	case KEY_TIMEOUT: {
+		char *end;
+
+		errno = 0;
+		cfg->timeout = strtod(v, &end);
+		if (errno || *end || !*v || cfg->timeout < 0)
+			r = -EINVAL;
+		break;
+	}
+	case KEY_DIRECT_IO:
+		cfg->direct_io = true;
+		break;
+	case KEY_READAHEAD:
+		r = parse_u64(v, &u, 10);
+		if (r == 0 && (u == 0 || u > 1u << 20))
+			r = -ERANGE;
+		cfg->readahead_kb = (unsigned)u;
+		break;
+	case KEY_MODE:
+		r = parse_u64(v, &u, 8);
+		if (r == 0 && u > 07777)
+			r = -ERANGE;
+		cfg->mount.root_mode = (mode_t)u;
+		break;
+	case KEY_UID:
+		r = parse_u64(v, &u, 10);
+		cfg->mount.root_uid = (uid_t)u;
+		break;
+	case KEY_GID:
+		r = parse_u64(v, &u, 10);
+		cfg->mount.root_gid = (gid_t)u;
+		break;
+	default:
+		return 1; /* keep: libfuse's */
+	}
+	if (r < 0) {
+		fprintf(stderr, "kvfsd: invalid option -o %s: %s\n", arg, strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/**
+ * kvfs_parse_args() - fill @cfg from the command line; leave libfuse's
+ * options in @args.
+ * Returns 1 to run, 0 after --help/--version, -EINVAL on a usage error.
+ */
+int kvfs_parse_args(struct fuse_args *args, struct kvfs_config *cfg)
+{
+	struct fuse_cmdline_opts o = { 0 };
+
+	*cfg = (struct kvfs_config){
+		.timeout = KVFS_TIMEOUT_DEFAULT,
+		.readahead_kb = KVFS_MAX_IO / 1024,
+		.mount = { .root_mode = 01777, .root_uid = getuid(), .root_gid = getgid() },
+	};
+	if (fuse_opt_parse(args, cfg, kvfs_opts, kvfs_opt_proc) != 0)
+		return -EINVAL;
+	if (fuse_parse_cmdline(args, &o) != 0)
+		return -EINVAL;
+	if (o.show_help) {
+		fputs(usage, stdout);
+		free(o.mountpoint);
+		return 0;
+	}
+	if (o.show_version) {
+		printf("kvfsd %s (libfuse %s)\n", UKD_VERSION, fuse_pkgversion());
+		free(o.mountpoint);
+		return 0;
+	}
+	if (!o.mountpoint) {
+		fprintf(stderr, "kvfsd: no mount point given\n%s", "Try 'kvfsd --help'.\n");
+		return -EINVAL;
+	}
+	cfg->mountpoint = o.mountpoint;
+	cfg->foreground = o.foreground;
+	cfg->debug = o.debug;
+	return 1;
+}
+
+void kvfs_config_done(struct kvfs_config *cfg)
+{
+	free(cfg->mountpoint);
+	cfg->mountpoint = NULL;
+}
