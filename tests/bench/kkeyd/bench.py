@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""kkeyd benchmark (issue 2, "Benchmark"). Prints figures and ratios; never
+fails on timing (exit 0 unless something broke; 77 without root or
+/dev/fuse).
+
+  1. Recorded events/s through the FUSE front end with 1, 8 and 128
+     writers (kkwrite: one note per writer, alternating "1"/"0"), against
+     noopkeys, a FUSE no-op device whose write returns count, served by the
+     same front end in the same run. Runs alternate between the two and
+     repeat; the best of each is reported.
+  2. SMF generation for 1,000,000 events: through the mount (a whole
+     read(2) loop of kkey000 after 1M writes: snapshot + SMF + transfer),
+     and in-process with the library (smfgen: record, snapshot, write).
+  3. kkeyd's RSS (VmRSS from /proc/PID/status) idle, after 1,000,000
+     events, and after reading them.
+
+Usage: bench.py KKEYD NOOPKEYS KKWRITE SMFGEN   (KKEY_BENCH_REPEATS=5)
+"""
+import fcntl
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+REPEATS = int(os.environ.get("KKEY_BENCH_REPEATS", "5"))
+CONFIGS = [(1, 30000), (8, 5000), (128, 400)]      # (writers, events per writer)
+BIG = 1000000
+IOC_RESET = 0x1100
+
+
+def die(msg):
+    print("ERROR: " + msg)
+    sys.exit(1)
+
+
+def is_mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+class Daemon:
+    def __init__(self, argv, mnt):
+        self.mnt = mnt
+        os.mkdir(mnt)
+        self.log = open(mnt + ".log", "w+")
+        self.p = subprocess.Popen(argv + [mnt] if "--fuse" not in argv else argv[:argv.index("--fuse") + 1]
+                                  + [mnt] + argv[argv.index("--fuse") + 1:],
+                                  stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            if os.path.exists(os.path.join(mnt, "kkey127")):
+                return
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.log.seek(0)
+        die("%s did not come up: %s" % (argv[0], self.log.read()))
+
+    def rss_kib(self, field="VmRSS"):
+        with open("/proc/%d/status" % self.p.pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return -1
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        if is_mounted(self.mnt):
+            subprocess.run(["fusermount3", "-u", "-z", self.mnt])
+
+
+def kkwrite(tool, mnt, writers, events):
+    p = subprocess.run([tool, mnt, str(writers), str(events)], capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        die("kkwrite %s %d %d: %s %s" % (mnt, writers, events, p.stdout, p.stderr))
+    m = re.search(r"seconds=([\d.]+) events_per_s=(\d+)", p.stdout)
+    return float(m.group(1)), int(m.group(2))
+
+
+def reset(mnt):
+    fd = os.open(os.path.join(mnt, "kkey000"), os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, IOC_RESET, 0)
+    finally:
+        os.close(fd)
+
+
+def read_song(mnt):
+    fd = os.open(os.path.join(mnt, "kkey000"), os.O_RDONLY)
+    chunks = []
+    try:
+        t0 = time.monotonic()
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks), time.monotonic() - t0
+    finally:
+        os.close(fd)
+
+
+def main(argv):
+    if len(argv) != 5:
+        print(__doc__)
+        return 2
+    kkeyd, noop, tool, smfgen = argv[1:]
+    if os.geteuid() != 0:
+        print("SKIP: the kkeyd benchmark needs root (FUSE mounts)")
+        return 77
+    if not os.path.exists("/dev/fuse"):
+        print("SKIP: /dev/fuse is missing")
+        return 77
+    work = tempfile.mkdtemp(prefix="kkeyd-bench-")
+    kk = nd = None
+    try:
+        kk = Daemon([kkeyd, "--fuse"], os.path.join(work, "kkey"))
+        nd = Daemon([noop], os.path.join(work, "noop"))
+        time.sleep(0.5)
+        rss_idle = kk.rss_kib()
+        print("# kkeyd benchmark, %d CPUs, load average %s" % (os.cpu_count(), open("/proc/loadavg").read().split()[0]))
+        print("# events/s through FUSE, best of %d alternating runs" % REPEATS)
+        print("%-8s %10s %14s %14s %8s" % ("writers", "events", "noop ev/s", "kkeyd ev/s", "ratio"))
+        rows = []
+        for writers, per in CONFIGS:
+            best = {"noop": 0, "kkeyd": 0}
+            for _ in range(REPEATS):
+                for name, d in (("noop", nd), ("kkeyd", kk)):
+                    if d is kk:
+                        reset(kk.mnt)
+                    _, rate = kkwrite(tool, d.mnt, writers, per)
+                    best[name] = max(best[name], rate)
+            reset(kk.mnt)
+            ratio = best["kkeyd"] / best["noop"]
+            rows.append((writers, writers * per, best["noop"], best["kkeyd"], ratio))
+            print("%-8d %10d %14d %14d %8.2f" % rows[-1])
+
+        # 1,000,000 events through the mount.
+        reset(kk.mnt)
+        rss_before = kk.rss_kib()
+        secs, rate = kkwrite(tool, kk.mnt, 8, BIG // 8)
+        rss_full = kk.rss_kib()
+        data, read_s = read_song(kk.mnt)
+        rss_after_read = kk.rss_kib()
+        hwm = kk.rss_kib("VmHWM")
+        ok_header = data[:4] == b"MThd" and data[-4:] == b"\x00\xff\x2f\x00"
+        print("# 1,000,000 events (8 writers): written in %.2f s (%d ev/s)" % (secs, rate))
+        print("SMF through the mount: read(2) of the whole file %.3f s, %d bytes (%.2f bytes/event)%s"
+              % (read_s, len(data), len(data) / BIG, "" if ok_header else "  ** not an SMF? **"))
+        p = subprocess.run([smfgen, str(BIG), "3"], capture_output=True, text=True, timeout=600)
+        print("SMF in-process (lib, best of 3): " + (p.stdout.strip() or p.stderr.strip()))
+        print("kkeyd RSS: idle %d KiB; after the throughput runs %d KiB; with 1,000,000 events %d KiB; "
+              "after reading them %d KiB; peak (VmHWM) %d KiB"
+              % (rss_idle, rss_before, rss_full, rss_after_read, hwm))
+        print("noopkeys RSS: %d KiB" % nd.rss_kib())
+        return 0
+    finally:
+        for d in (kk, nd):
+            if d:
+                d.stop()
+        for d in (kk, nd):
+            if d and is_mounted(d.mnt):
+                print("WARNING: %s still mounted" % d.mnt)
+        subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
