@@ -277,8 +277,9 @@ static int cuse_node_io(sd_event_source *s, int fd, uint32_t revents, void *user
 	if (r == -EINTR || r == -EAGAIN)
 		return 0;
 	if (r <= 0) {
-		/* 0: the connection was aborted from outside
-		 * (/sys/fs/fuse/connections/N/abort): the node is gone. */
+		/* 0: the kernel aborted the connection (ENODEV); the node
+		 * is gone. CUSE connections are not in fusectl, so nobody
+		 * outside can do this; it would be a kernel-side failure. */
 		ukd_log(LOG_ERR, "/dev/%s: CUSE connection ended (%s)", node->dev->name,
 			r == 0 ? "aborted" : strerror(-r));
 		sd_event_source_set_enabled(s, SD_EVENT_OFF);

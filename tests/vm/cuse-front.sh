@@ -108,6 +108,15 @@ else
 fi
 kill $holder 2>/dev/null; wait $holder 2>/dev/null
 
+# --- CUSE connections are not listed in fusectl (nothing can abort them
+# from outside; only closing the fd ends them).
+mkdir -p /sys/fs/fuse/connections
+mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+vm_daemon abort 30 cuse-probe ab1
+vm_wait_path /dev/ab1 5
+vm_expect_eq "no fusectl entry for a CUSE connection" "" "$(ls /sys/fs/fuse/connections)"
+vm_stop abort
+
 # --- 128 nodes in one process, one loop.
 names=
 i=0

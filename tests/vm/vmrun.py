@@ -14,7 +14,6 @@ import argparse
 import base64
 import binascii
 import fcntl
-import gzip
 import hashlib
 import json
 import lzma
@@ -27,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 HARNESS_VERSION = 1          # bump when the image layout changes
 QEMU = "qemu-system-x86_64"
@@ -143,9 +143,8 @@ class Kernel:
     @staticmethod
     def _gunzip(blob):
         try:
-            import zlib
             return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(blob)
-        except Exception:  # noqa: BLE001 - any failure means "not this stream"
+        except zlib.error:
             return None
 
     def module_closure(self, names):
@@ -636,7 +635,10 @@ def main():
     ctx = Context(args)
     try:
         hdr = dict(DEFAULTS, **(parse_header(args.test) if args.test else {}))
-        flavour = ctx.prepare(hdr["flavour"] if hdr["flavour"] in FLAVOURS else "?")
+        if hdr["flavour"] not in FLAVOURS:
+            raise HarnessError(f"unknown guest flavour {hdr['flavour']!r} "
+                               f"(known: {', '.join(FLAVOURS)})")
+        flavour = ctx.prepare(hdr["flavour"])
         if args.build_only:
             log(f"image {ctx.artifacts}")
             return 0
@@ -649,9 +651,6 @@ def main():
     except Skip as e:
         print(f"SKIP: {e}")
         return 77
-    except KeyError:
-        print(f"vmrun: unknown guest flavour {hdr['flavour']!r} (known: {', '.join(FLAVOURS)})")
-        return 1
     except HarnessError as e:
         print(f"vmrun: error: {e}")
         return 1
