@@ -74,6 +74,9 @@ static void reply_attr(fuse_req_t req, struct inode *inode)
 
 static void kvfs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct kvfs *fs = userdata;
+
+	fs->initialized = true;
 	conn->max_write = KVFS_MAX_IO;
 	/* libfuse aborts the mount unless this matches -o max_read. */
 	conn->max_read = KVFS_MAX_IO;

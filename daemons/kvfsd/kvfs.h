@@ -39,6 +39,9 @@ struct kvfs {
 	unsigned iov_max;
 	char *dirbuf;             /* readdir replies */
 	int exit_code;
+	char canonical[4096];     /* the mount point, resolved before mounting */
+	bool initialized;         /* FUSE INIT done */
+	bool readahead_pending;   /* set the read-ahead once INIT is done */
 };
 
 extern const struct fuse_lowlevel_ops kvfs_fuse_ops;

@@ -19,9 +19,6 @@
 
 #include "log.h"
 
-/* Requests handled per wake-up before going back to the loop. */
-#define KVFS_BATCH 64
-
 int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 {
 	struct kvfs *fs = calloc(1, sizeof(*fs));
@@ -44,60 +41,6 @@ int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 		return r;
 	}
 	*ret = fs;
-	return 0;
-}
-
-static int kvfs_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct kvfs *fs = userdata;
-
-	for (int i = 0; i < KVFS_BATCH; i++) {
-		int r = fuse_session_receive_buf(fs->se, &fs->buf);
-
-		if (r == -EINTR || r == -EAGAIN)
-			return 0;
-		if (r <= 0) {
-			/* 0 or -ENODEV: unmounted from outside (fusermount3 -u). */
-			if (r == 0 || r == -ENODEV) {
-				ukd_log(LOG_INFO, "%s: unmounted", fs->cfg.mountpoint);
-				fs->mounted = false;
-			} else {
-				ukd_log(LOG_ERR, "%s: reading /dev/fuse failed: %s",
-					fs->cfg.mountpoint, strerror(-r));
-				fs->exit_code = 1;
-			}
-			sd_event_source_set_enabled(s, SD_EVENT_OFF);
-			return sd_event_exit(sd_event_source_get_event(s), 0);
-		}
-		fuse_session_process_buf(fs->se, &fs->buf);
-	}
-	return 0;
-}
-
-static int kvfs_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-	struct kvfs *fs = userdata;
-
-	ukd_log(LOG_INFO, "%s: %s, unmounting", fs->cfg.mountpoint, strsignal((int)si->ssi_signo));
-	return sd_event_exit(sd_event_source_get_event(s), 0);
-}
-
-/* Refuse to stack on a mount point somebody already serves. */
-static int mountpoint_check(const char *path)
-{
-	struct stat st, parent;
-	_cleanup_free_ char *up = NULL;
-
-	if (stat(path, &st) < 0)
-		return errno == ENOTCONN ? -ENOTCONN : ukd_negerrno();
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (asprintf(&up, "%s/..", path) < 0)
-		return -ENOMEM;
-	if (stat(up, &parent) < 0)
-		return ukd_negerrno();
-	if (st.st_dev != parent.st_dev)
-		return -EBUSY;
 	return 0;
 }
 
@@ -159,13 +102,75 @@ static void set_readahead(const char *canonical, unsigned kb)
 	}
 }
 
+static int kvfs_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct kvfs *fs = userdata;
+
+	/* One request per wake-up: a second, speculative read would mostly
+	 * return EAGAIN (clients wait for each reply), a wasted system call
+	 * on every request. The fd is non-blocking, so a spurious wake-up
+	 * cannot hang the loop. */
+	{
+		int r = fuse_session_receive_buf(fs->se, &fs->buf);
+
+		if (r == -EINTR || r == -EAGAIN)
+			return 0;
+		if (r <= 0) {
+			/* 0 or -ENODEV: unmounted from outside (fusermount3 -u). */
+			if (r == 0 || r == -ENODEV) {
+				ukd_log(LOG_INFO, "%s: unmounted", fs->cfg.mountpoint);
+				fs->mounted = false;
+			} else {
+				ukd_log(LOG_ERR, "%s: reading /dev/fuse failed: %s",
+					fs->cfg.mountpoint, strerror(-r));
+				fs->exit_code = 1;
+			}
+			sd_event_source_set_enabled(s, SD_EVENT_OFF);
+			return sd_event_exit(sd_event_source_get_event(s), 0);
+		}
+		fuse_session_process_buf(fs->se, &fs->buf);
+		if (fs->readahead_pending && fs->initialized) {
+			/* After INIT: its reply resets the read-ahead. */
+			fs->readahead_pending = false;
+			set_readahead(fs->canonical, fs->cfg.readahead_kb);
+		}
+	}
+	return 0;
+}
+
+static int kvfs_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct kvfs *fs = userdata;
+
+	ukd_log(LOG_INFO, "%s: %s, unmounting", fs->cfg.mountpoint, strsignal((int)si->ssi_signo));
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+/* Refuse to stack on a mount point somebody already serves. */
+static int mountpoint_check(const char *path)
+{
+	struct stat st, parent;
+	_cleanup_free_ char *up = NULL;
+
+	if (stat(path, &st) < 0)
+		return errno == ENOTCONN ? -ENOTCONN : ukd_negerrno();
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (asprintf(&up, "%s/..", path) < 0)
+		return -ENOMEM;
+	if (stat(up, &parent) < 0)
+		return ukd_negerrno();
+	if (st.st_dev != parent.st_dev)
+		return -EBUSY;
+	return 0;
+}
+
 /**
  * kvfs_mount() - create the FUSE session and mount it; daemonize unless
  * -f; set up the loop. @args: libfuse's options, left by kvfs_parse_args().
  */
 int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 {
-	char canonical[PATH_MAX];
 	char opts[128];
 	sigset_t ss;
 	int r;
@@ -178,7 +183,7 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 			strerror(-r));
 		return r;
 	}
-	if (!realpath(fs->cfg.mountpoint, canonical))
+	if (!realpath(fs->cfg.mountpoint, fs->canonical))
 		return ukd_negerrno();
 	snprintf(opts, sizeof(opts), "-ofsname=kvfs,subtype=kvfs,default_permissions,max_read=%d",
 		 KVFS_MAX_IO);
@@ -187,14 +192,13 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 	fs->se = fuse_session_new(args, &kvfs_fuse_ops, sizeof(kvfs_fuse_ops), fs);
 	if (!fs->se)
 		return -EINVAL; /* libfuse said why (e.g. an unknown option) */
-	if (fuse_session_mount(fs->se, canonical) != 0) {
+	if (fuse_session_mount(fs->se, fs->canonical) != 0) {
 		ukd_log(LOG_ERR, "%s: cannot mount (is /dev/fuse there? allow_other needs root or "
-			"user_allow_other in /etc/fuse.conf)", canonical);
+			"user_allow_other in /etc/fuse.conf)", fs->canonical);
 		return -EPERM;
 	}
 	fs->mounted = true;
-	if (fs->cfg.readahead_kb)
-		set_readahead(canonical, fs->cfg.readahead_kb);
+	fs->readahead_pending = fs->cfg.readahead_kb != 0;
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		return -ECHILD;
 
@@ -221,7 +225,7 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 	r = sd_event_add_io(fs->event, &fs->io, fuse_session_fd(fs->se), EPOLLIN, kvfs_io, fs);
 	if (r < 0)
 		return r;
-	ukd_log(LOG_INFO, "%s: mounted (%" PRIu64 " MiB, %" PRIu64 " inodes%s)", canonical,
+	ukd_log(LOG_INFO, "%s: mounted (%" PRIu64 " MiB, %" PRIu64 " inodes%s)", fs->canonical,
 		(fs->sb->s_blocks_max << KVFS_PAGE_SHIFT) >> 20, fs->sb->s_inodes_max,
 		fs->cfg.direct_io ? ", direct_io" : "");
 	return 0;
