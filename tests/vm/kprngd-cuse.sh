@@ -45,10 +45,12 @@ head -c 65536 a.bin > seed42.bin
 vm_export seed42.bin
 
 # --- Concurrent readers: 4 at once, all the same 4 MiB.
+pids=
 for i in 1 2 3 4; do
 	(timeout 60 dd if=/dev/kprng bs=65536 count=64 2>/dev/null | sha > "par$i.sum") &
+	pids="$pids $!"
 done
-wait
+wait $pids   # not a bare wait: that would wait for kprngd too
 want=$(sha < a.bin)
 n=0
 for i in 1 2 3 4; do [ "$(cat par$i.sum)" = "$want" ] && n=$((n + 1)); done

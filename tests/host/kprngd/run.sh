@@ -8,9 +8,9 @@
 #  - statistics: ent and rngtest over a few MiB of each generator, judged by
 #    expected rates (rngtest exits 1 whenever any block fails, which a good
 #    source does ~0.08% of the time), with a self-check on a bad source
-# Usage: run.sh KPRNGD KPRNGCTL REFDIR      Exit: 0 pass, 1 fail, 77 skip
+# Usage: run.sh KPRNGD KPRNGCTL REFDIR [IOCTLCHECK]   Exit: 0 pass, 1 fail, 77 skip
 set -u
-KPRNGD=$1 KPRNGCTL=$2 REFDIR=$3
+KPRNGD=$1 KPRNGCTL=$2 REFDIR=$3 IOCTLCHECK=${4:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 STAT_MIB=4
@@ -95,6 +95,10 @@ stop $PID "$TMP/mw"
 start m --seed 42
 NODE=$TMP/m/kprng
 timeout 600 $PY "$HERE/check.py" "$NODE" "$REFDIR" || bad "check.py"
+
+if [ -n "$IOCTLCHECK" ]; then
+	timeout 60 "$IOCTLCHECK" "$NODE" && ok "kprng-ioctl-check" || bad "kprng-ioctl-check"
+fi
 
 # dd and head through the mount
 a=$(timeout 30 dd if="$NODE" bs=1M count=3 iflag=fullblock status=none | sha256sum)
