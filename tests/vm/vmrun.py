@@ -486,6 +486,25 @@ class Context:
                     exes.append(fn)
         return sorted(exes)
 
+    def build_executables(self):
+        """Bring every executable target up to date (meson test builds only
+        the selected tests' dependencies). UKD_VM_NO_BUILD=1 skips this."""
+        if os.environ.get("UKD_VM_NO_BUILD"):
+            return
+        intro = os.path.join(self.build_dir, "meson-info", "intro-targets.json")
+        ninja = shutil.which("ninja") or shutil.which("samu")
+        if not ninja or not os.path.exists(intro):
+            return
+        with open(intro, encoding="utf-8") as f:
+            targets = [os.path.relpath(fn, self.build_dir) for t in json.load(f)
+                       if t.get("type") == "executable" for fn in t.get("filename", [])]
+        if not targets:
+            return
+        r = run([ninja, "-C", self.build_dir] + targets)
+        if r.returncode != 0:
+            raise HarnessError("building the project's executables failed:\n"
+                               + "\n".join((r.stdout + r.stderr).splitlines()[-30:]))
+
     def check_qemu(self):
         if not shutil.which(QEMU):
             raise Skip(f"{QEMU} not found (apt-get install qemu-system-x86)")
@@ -531,6 +550,7 @@ class Context:
         flavour = FLAVOURS[flavour_name](self)
         with open(os.path.join(self.cache, ".lock"), "w", encoding="utf-8") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            self.build_executables()
             self.vmlinux = self.kernel.vmlinux(self.cache)
             self.artifacts = flavour.build()
             self.choose_accel(flavour)
