@@ -8,7 +8,9 @@
  *    with R fresh from getrandom; its stream is the generator keyed by that,
  *    from position 0, so it depends on nothing but the key: not on read
  *    sizes, other readers, or the front end.
- * Reads generate straight into the front end's buffer and never block.
+ * Reads generate straight into the front end's buffer and never block; a
+ * helper thread, if configured, generates part of large ChaCha20 reads into
+ * that same buffer, in parallel (lib/prng/helper.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,7 +106,7 @@ static ssize_t kprng_read(struct ukd_file *file, void *buf, size_t size)
 
 	if (size == 0)
 		return 0;
-	r = ukd_prng_fill(f->prng, buf, size);
+	r = ukd_prng_fill_helped(f->prng, k->helper, buf, size);
 	if (r < 0) {
 		ukd_log(LOG_ERR, "%s: generator failed: %s", k->node.name, strerror(-r));
 		return r;
@@ -321,6 +323,11 @@ int kprng_new(struct kprng **ret, const struct kprng_config *cfg)
 	r = ukd_prng_mix_new(&k->mix);
 	if (r < 0)
 		return r;
+	if (cfg->helper) {
+		r = ukd_prng_helper_new(&k->helper);
+		if (r < 0)
+			return r;
+	}
 	if (cfg->deterministic)
 		memcpy(k->key, cfg->seed, UKD_PRNG_KEY_SIZE);
 	else {
@@ -337,6 +344,7 @@ void kprng_free(struct kprng *k)
 {
 	if (!k)
 		return;
+	ukd_prng_helper_free(k->helper);
 	ukd_prng_mix_free(k->mix);
 	OPENSSL_cleanse(k, sizeof(*k));
 	free(k);

@@ -36,6 +36,7 @@ int manager_new(struct manager **ret, const struct kprngd_options *o)
 		r = sd_event_set_watchdog(m->event, true);
 	if (r < 0)
 		return r;
+	/* Created after blocking signals: the helper thread inherits the mask. */
 	r = kprng_new(&m->kprng, &o->dev);
 	if (r < 0)
 		return r;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,15 @@ static int options_set(struct kprngd_options *o, const char *key, const char *va
 				goto bad;
 			o->dev.deterministic = true;
 		}
+	} else if (!strcmp(key, "helper")) {
+		if (!strcmp(value, "auto"))
+			o->helper = 0;
+		else if (!strcmp(value, "yes") || !strcmp(value, "true"))
+			o->helper = 1;
+		else if (!strcmp(value, "no") || !strcmp(value, "false"))
+			o->helper = 0;
+		else
+			goto bad;
 	} else if (!strcmp(key, "mode")) {
 		char *end;
 		unsigned long m;
@@ -150,12 +160,15 @@ static void help(void)
 	       "      --name NAME       node name (default kprng)\n"
 	       "      --mode OCTAL      node permissions (default 0666); changing the\n"
 	       "                        device by ioctl needs a file open for writing\n"
+	       "      --helper WHEN     no (default), yes, or auto (yes with 2+ CPUs): a\n"
+	       "                        second thread generates half of each chacha20 read\n"
+	       "                        of 256 KiB or more (pays only with an idle CPU)\n"
 	       "  -v, --verbose         debug logging\n"
 	       "  -h, --help            this text\n"
 	       "  -V, --version         version\n"
 	       "\n"
 	       "Config file (INI): a [kprngd] section with the keys frontend (auto, cuse,\n"
-	       "fuse), mountpoint, generator, seed, name, mode.\n"
+	       "fuse), mountpoint, generator, seed, name, mode, helper.\n"
 	       "\n"
 	       "Writing to the node mixes the bytes into the device key (SHA-256); the\n"
 	       "change applies to open(2)s after the write. Control with kprngctl(1).\n"
@@ -168,6 +181,7 @@ enum {
 	OPT_FUSE,
 	OPT_NAME,
 	OPT_MODE,
+	OPT_HELPER,
 };
 
 int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv)
@@ -180,6 +194,7 @@ int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "helper", required_argument, NULL, OPT_HELPER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -196,6 +211,7 @@ int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv)
 	o->frontend = KPRNGD_FRONT_AUTO;
 	o->dev.generator = UKD_PRNG_CHACHA20;
 	o->dev.mode = 0666;
+	o->helper = -1;
 	if (set_string(&o->mountpoint, KPRNGD_MOUNTPOINT_DEFAULT) < 0 ||
 	    set_string(&o->name, "kprng") < 0)
 		return -ENOMEM;
@@ -237,6 +253,9 @@ int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv)
 		case OPT_MODE:
 			CLI_SET("mode", optarg);
 			break;
+		case OPT_HELPER:
+			CLI_SET("helper", optarg);
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -270,6 +289,16 @@ int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv)
 			return r;
 	}
 	o->dev.name = o->name;
+	/* A helper thread can only pay with a second CPU to run on. */
+	{
+		cpu_set_t cpus;
+
+		if (o->helper < 0)
+			o->dev.helper = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 &&
+					CPU_COUNT(&cpus) >= 2;
+		else
+			o->dev.helper = o->helper;
+	}
 	return 1;
 }
 

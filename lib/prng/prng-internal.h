@@ -16,6 +16,17 @@ struct xoshiro {
 	unsigned int tail_len;         /* ... its last tail_len bytes are unread */
 };
 
+struct ukd_prng {
+	enum ukd_prng_kind kind;
+	uint64_t pos;
+	EVP_CIPHER_CTX *chacha;   /* UKD_PRNG_CHACHA20; also keys xoshiro */
+	/* UKD_PRNG_CHACHA20: what the stream started from, so that another
+	 * context can start at any position (helper.c). */
+	uint8_t key[UKD_PRNG_KEY_SIZE];
+	uint8_t iv[16];
+	struct xoshiro xo;        /* UKD_PRNG_XOSHIRO */
+};
+
 void xoshiro_set_state(struct xoshiro *x, const uint64_t state[UKD_PRNG_XOSHIRO_LANES][4]);
 void xoshiro_fill(struct xoshiro *x, void *buf, size_t size);
 
@@ -24,3 +35,5 @@ void xoshiro_fill(struct xoshiro *x, void *buf, size_t size);
 int chacha20_start(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
 		   const uint8_t iv[16]);
 int chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size);
+/* Start @ctx at byte @pos of @p's ChaCha20 stream. */
+int chacha20_seek(EVP_CIPHER_CTX *ctx, const struct ukd_prng *p, uint64_t pos);

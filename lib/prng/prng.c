@@ -9,13 +9,6 @@
 #include "macro.h"
 #include "prng-internal.h"
 
-struct ukd_prng {
-	enum ukd_prng_kind kind;
-	uint64_t pos;
-	EVP_CIPHER_CTX *chacha;   /* UKD_PRNG_CHACHA20; also keys xoshiro */
-	struct xoshiro xo;        /* UKD_PRNG_XOSHIRO */
-};
-
 /* Words 14-15 of the ChaCha20 state that seeds the xoshiro lanes (prng.h). */
 static const uint8_t xoshiro_seed_iv[16] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 'x', 'o', 's', 'h', 'i', 'r', 'o', '8',
@@ -83,6 +76,10 @@ int ukd_prng_rekey(struct ukd_prng *p, enum ukd_prng_kind kind,
 	switch (kind) {
 	case UKD_PRNG_CHACHA20:
 		r = chacha20_start(p->chacha, key, zero_iv);
+		if (r >= 0) {
+			memcpy(p->key, key, UKD_PRNG_KEY_SIZE);
+			memset(p->iv, 0, sizeof(p->iv));
+		}
 		break;
 	case UKD_PRNG_XOSHIRO:
 		r = xoshiro_key(p, key);
@@ -129,6 +126,8 @@ int ukd_prng_new_chacha20_iv(struct ukd_prng **ret, const uint8_t key[UKD_PRNG_K
 	r = chacha20_start(p->chacha, key, iv);
 	if (r < 0)
 		return r;
+	memcpy(p->key, key, UKD_PRNG_KEY_SIZE);
+	memcpy(p->iv, iv, sizeof(p->iv));
 	p->kind = UKD_PRNG_CHACHA20;
 	*ret = TAKE_PTR(p);
 	return 0;

@@ -161,3 +161,33 @@ void ukd_prng_mix_free(struct ukd_prng_mix *m);
  */
 int ukd_prng_derive_key(uint8_t out[UKD_PRNG_KEY_SIZE], const char *tag,
 			const uint8_t a[UKD_PRNG_KEY_SIZE], const uint8_t b[UKD_PRNG_KEY_SIZE]);
+
+/*
+ * A helper thread for large ChaCha20 fills. ChaCha20 can start at any block,
+ * so a fill of @size bytes is cut in two at a block boundary: the helper
+ * generates the second half into the caller's buffer while the caller
+ * generates the first. The bytes are exactly those of ukd_prng_fill(). If
+ * the helper has not picked its half up when the caller is done (the other
+ * CPU is busy), the caller generates it too: never slower than one thread
+ * by more than a lock round trip.
+ */
+#define UKD_PRNG_HELP_MIN (256 * 1024)
+
+struct ukd_prng_helper;
+
+/**
+ * ukd_prng_helper_new() - start the helper thread (with the caller's signal
+ * mask: block signals first in daemons). Returns 0 or -errno.
+ */
+int ukd_prng_helper_new(struct ukd_prng_helper **ret);
+
+/** ukd_prng_helper_free() - stop and join the thread. Accepts NULL. */
+void ukd_prng_helper_free(struct ukd_prng_helper *h);
+
+/**
+ * ukd_prng_fill_helped() - ukd_prng_fill(), with @h generating part of
+ * ChaCha20 fills of at least UKD_PRNG_HELP_MIN bytes. @h may be NULL.
+ * One caller at a time per helper.
+ * Returns 0 or -errno as ukd_prng_fill().
+ */
+int ukd_prng_fill_helped(struct ukd_prng *p, struct ukd_prng_helper *h, void *buf, size_t size);

@@ -36,9 +36,12 @@ start() { # DIR CMD...
 start z "$ZERODEV"
 start c "$KPRNGD" --generator chacha20 --fuse
 start x "$KPRNGD" --generator xoshiro --fuse
+start n "$KPRNGD" --generator chacha20 --helper=yes --fuse
 
-declare -A SRC=([zero]=$TMP/z/zero [xoshiro]=$TMP/x/kprng [chacha20]=$TMP/c/kprng [urandom]=/dev/urandom)
-ORDER=(zero xoshiro chacha20 urandom)
+# chacha20: the default (one thread); chacha20-2t: with --helper=yes.
+declare -A SRC=([zero]=$TMP/z/zero [xoshiro]=$TMP/x/kprng [chacha20]=$TMP/c/kprng
+		[chacha20-2t]=$TMP/n/kprng [urandom]=/dev/urandom)
+ORDER=(zero xoshiro chacha20 chacha20-2t urandom)
 
 # MiB to read per measurement: enough for ~0.3-1 s each on this VM.
 mib() { # SRC BS
@@ -88,6 +91,7 @@ for bs in 1M 4K; do
 	rcz=$(ratio "${BEST[chacha20/$bs]}" "${BEST[zero/$bs]}")
 	echo "bs=$bs: xoshiro/ceiling = $rx (target >= 0.85: $(awk -v r=$rx 'BEGIN{print (r>=0.85)?"met":"NOT met"}'))," \
 	     "chacha20/urandom = $rc (target >= 8: $(awk -v r=$rc 'BEGIN{print (r>=8)?"met":"NOT met"}'))," \
-	     "chacha20/ceiling = $rcz"
+	     "chacha20/ceiling = $rcz," \
+	     "chacha20-2t/urandom = $(ratio "${BEST[chacha20-2t/$bs]}" "${BEST[urandom/$bs]}")"
 done
 exit 0

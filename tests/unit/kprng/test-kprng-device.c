@@ -15,9 +15,9 @@
 #include "front-internal.h"
 #include "ref.h"
 
-static struct kprng *dev_new(const char *seed, enum ukd_prng_kind gen)
+static struct kprng *dev_new_helped(const char *seed, enum ukd_prng_kind gen, bool helper)
 {
-	struct kprng_config cfg = { .name = "kprng", .mode = 0666, .generator = gen };
+	struct kprng_config cfg = { .name = "kprng", .mode = 0666, .generator = gen, .helper = helper };
 	struct kprng *k = NULL;
 
 	if (seed) {
@@ -26,6 +26,11 @@ static struct kprng *dev_new(const char *seed, enum ukd_prng_kind gen)
 	}
 	ck_assert_int_eq(kprng_new(&k, &cfg), 0);
 	return k;
+}
+
+static struct kprng *dev_new(const char *seed, enum ukd_prng_kind gen)
+{
+	return dev_new_helped(seed, gen, false);
 }
 
 static struct ukd_file *dev_open(struct kprng *k, int flags)
@@ -75,8 +80,9 @@ START_TEST(reproducible_interleaved)
 {
 	enum { FILES = 12, TOTAL = (2 << 20) + 12345 };
 	static const size_t sizes[] = { 1, 3, 64, 100, 4096, 65536, 1 << 20, 7, 8, 1000, 513, 131072 };
-	enum ukd_prng_kind gen = _i;
-	struct kprng *k = dev_new("2024", gen);
+	/* _i: generator, and whether the helper thread takes part */
+	enum ukd_prng_kind gen = _i % _UKD_PRNG_KIND_MAX;
+	struct kprng *k = dev_new_helped("2024", gen, _i >= _UKD_PRNG_KIND_MAX);
 	struct ukd_file *f[FILES];
 	uint8_t *got[FILES], *want = malloc(TOTAL);
 	size_t off[FILES] = { 0 };
@@ -309,7 +315,7 @@ static Suite *device_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, reproducible_interleaved, 0, _UKD_PRNG_KIND_MAX);
+	tcase_add_loop_test(tc, reproducible_interleaved, 0, 2 * _UKD_PRNG_KIND_MAX);
 	tcase_add_test(tc, random_opens_differ);
 	tcase_add_test(tc, writes_mix);
 	tcase_add_test(tc, ioctl_seed_and_generator);

@@ -370,6 +370,57 @@ START_TEST(bad_args)
 }
 END_TEST
 
+/* The helper thread's split fills give exactly ukd_prng_fill()'s bytes, at
+ * any stream position, across the 2^32-block counter carry too. */
+START_TEST(helper_matches)
+{
+	static const size_t skips[] = { 0, 1, 63, 64, 100001 };
+	static const size_t sizes[] = { UKD_PRNG_HELP_MIN, UKD_PRNG_HELP_MIN + 1, 1 << 20, (1 << 20) - 7 };
+	static const char *const ivs[] = { "00000000000000000000000000000000",
+					   "f0ffffff000000000000000000000000" };
+	struct ukd_prng_helper *h = NULL;
+	uint8_t *a = malloc(1 << 20), *b = malloc(1 << 20);
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(ukd_prng_helper_new(&h), 0);
+	for (size_t v = 0; v < 2; v++)
+		for (size_t i = 0; i < sizeof(skips) / sizeof(skips[0]); i++)
+			for (size_t j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
+				struct ukd_prng *p = chacha_iv(KEY_0_31, ivs[v]);
+				struct ukd_prng *q = chacha_iv(KEY_0_31, ivs[v]);
+
+				ck_assert_int_eq(ukd_prng_fill(p, a, skips[i]), 0);
+				ck_assert_int_eq(ukd_prng_fill_helped(q, h, b, skips[i]), 0);
+				/* Two helped fills in a row, then a plain one. */
+				for (int k = 0; k < 2; k++) {
+					ck_assert_int_eq(ukd_prng_fill(p, a, sizes[j]), 0);
+					ck_assert_int_eq(ukd_prng_fill_helped(q, h, b, sizes[j]), 0);
+					ck_assert_int_eq(memcmp(a, b, sizes[j]), 0);
+				}
+				ck_assert_int_eq(ukd_prng_fill(p, a, 1000), 0);
+				ck_assert_int_eq(ukd_prng_fill(q, b, 1000), 0);
+				ck_assert_int_eq(memcmp(a, b, 1000), 0);
+				ck_assert_uint_eq(ukd_prng_position(q), ukd_prng_position(p));
+				ukd_prng_free(p);
+				ukd_prng_free(q);
+			}
+	/* The carried counter against the reference, through the helper. */
+	{
+		struct ukd_prng *q = chacha_iv(KEY_0_31, "f0ffffff000000000102030405060708");
+
+		ck_assert_int_eq(ukd_prng_fill_helped(q, h, b, UKD_PRNG_HELP_MIN), 0);
+		ck_assert_ref(b + UKD_PRNG_HELP_MIN - 2048, 2048, "chacha20 %s %s %d | tail -c 4097", KEY_0_31,
+			      "f0ffffff000000000102030405060708", UKD_PRNG_HELP_MIN);
+		ukd_prng_free(q);
+	}
+	ukd_prng_helper_free(h);
+	ukd_prng_helper_free(NULL);
+	free(a);
+	free(b);
+}
+END_TEST
+
 static Suite *prng_suite(void)
 {
 	Suite *s = suite_create("prng");
@@ -388,6 +439,7 @@ static Suite *prng_suite(void)
 	tcase_add_test(tc, mix);
 	tcase_add_test(tc, getrandom_fills);
 	tcase_add_test(tc, bad_args);
+	tcase_add_test(tc, helper_matches);
 	suite_add_tcase(s, tc);
 	return s;
 }
