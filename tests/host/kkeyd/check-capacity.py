@@ -30,7 +30,7 @@ for i in range(1000):
 st = k.status()
 c.ok(ok == 1000 and st.events == 1000 and st.held == 0,
      "1000 writes succeed, 1000 events recorded, nothing held (%r)" % st)
-c.errno_is(errno.ENOSPC, "write 1001 (press kkey063)", os.write, fds[60], b"1")
+c.errno_is(errno.ENOSPC, "write 1001 (press kkey060)", os.write, fds[60], b"1")
 c.errno_is(errno.ENOSPC, "write 1002 (press kkey064, another node)", k.press, 64)
 c.errno_is(errno.ENOSPC, "write 1003 (a release)", os.write, fds[61], b"0")
 st = k.status()
