@@ -64,6 +64,29 @@ vm_check "two processes on two CPUs: 128 note-ons, 128 note-offs" timeout 60 kke
 vm_check "128 concurrent writers" timeout 90 kkeycheck writers $D 128
 vm_check "a reader blocked in poll() wakes on a write" timeout 30 kkeycheck pollwake $D
 
+# --- The host tier's C helpers (tests/host/kkeyd/, written for any node
+# directory), here on /dev through CUSE; the files are judged here by
+# kkeycheck and on the host by smfcheck/midiverify (kkeyd-cuse.post).
+timeout 10 cat /dev/kkey000 > /dev/null
+if timeout 60 kkey-race /dev 5; then
+	timeout 10 cat /dev/kkey000 > race5.mid
+	vm_check "host tier's kkey-race (course race, CPUs 0 and 1) x5: 640 on, 640 off" \
+		kkeycheck smf race5.mid 640 640
+	vm_export race5.mid
+else
+	vm_fail "kkey-race /dev 5: a write failed"
+fi
+vm_check "host tier's kkpoll on /dev" timeout 60 kkpoll /dev
+timeout 10 cat /dev/kkey000 > /dev/null
+if timeout 90 kkwrite /dev 128 100; then
+	timeout 10 cat /dev/kkey000 > writers.mid
+	vm_check "host tier's kkwrite: 128 threads x 100 events: 6400 on, 6400 off" \
+		kkeycheck smf writers.mid 6400 6400
+	vm_export writers.mid
+else
+	vm_fail "kkwrite /dev 128 100: a write failed"
+fi
+
 # --- A second kkeyd fails cleanly while the first holds the names.
 timeout 10 kkeyd --cuse >/tmp/second.out 2>&1
 rc=$?
