@@ -278,7 +278,7 @@ START_TEST(ioctl_errors)
 {
 	struct kprng *k = dev_new("1", UKD_PRNG_CHACHA20);
 	struct ukd_file *f = dev_open(k, O_RDWR);
-	uint8_t in[64] = { 0 }, out[64];
+	uint8_t in[128] = { 0 }, out[128];
 	struct kprng_seed s = { .reserved = 1 };
 	struct kprng_generator g = { .generator = 2 };
 	uint32_t flags = 2;
