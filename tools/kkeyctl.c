@@ -24,7 +24,7 @@ static const char usage[] =
 "Commands:\n"
 "  reset              clear the recording (KKEY_IOC_RESET)\n"
 "  status             events recorded, capacity, velocity, slowdown, held notes\n"
-"  velocity [N]       show, or set to N (0..127), the velocity of new events\n"
+"  velocity [N]       show, or set to N (1..127), the velocity of new events\n"
 "  slowdown [N]       show, or set to N (1..32), the playback slowdown of new files\n"
 "  dump FILE.mid      list the events of a Standard MIDI File, one per line:\n"
 "                     seconds, tick, event, note (name and number), velocity\n"
@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "status"))
 		return cmd_status(fd);
 	if (!strcmp(cmd, "velocity"))
-		return cmd_value(fd, "velocity", arg, KKEY_IOC_GET_VELOCITY, KKEY_IOC_SET_VELOCITY, 0, 127);
+		return cmd_value(fd, "velocity", arg, KKEY_IOC_GET_VELOCITY, KKEY_IOC_SET_VELOCITY, 1, 127);
 	return cmd_value(fd, "slowdown", arg, KKEY_IOC_GET_SLOWDOWN, KKEY_IOC_SET_SLOWDOWN,
 			 KKEY_SLOWDOWN_MIN, KKEY_SLOWDOWN_MAX);
 }

@@ -169,7 +169,8 @@ static int kkey_ioctl(struct ukd_file *file, unsigned int cmd, const void *in, s
 		if (r < 0)
 			return r;
 		memcpy(&v, in, sizeof(v));
-		if (v > 127)
+		/* MIDI: a note-on with velocity 0 is a note-off. */
+		if (v < 1 || v > 127)
 			return -EINVAL;
 		k->cfg.velocity = v;
 		return 0;
@@ -244,7 +245,7 @@ int kkey_new(struct kkey **ret, const struct kkey_config *cfg)
 	struct kkey *k;
 	int r;
 
-	if (!ret || !cfg || cfg->velocity > 127 || cfg->channel > 15 ||
+	if (!ret || !cfg || cfg->velocity < 1 || cfg->velocity > 127 || cfg->channel > 15 ||
 	    cfg->slowdown < KKEY_SLOWDOWN_MIN || cfg->slowdown > KKEY_SLOWDOWN_MAX ||
 	    (cfg->mode & ~07777u))
 		return -EINVAL;

@@ -31,7 +31,7 @@ static const char usage[] =
 "                         module's behaviour; clear with 'kkeyctl reset')\n"
 "      --capacity=N       events held before writes fail with ENOSPC\n"
 "                         (1..268435456, default 1048576)\n"
-"      --velocity=N       note velocity 0..127 (default 63)\n"
+"      --velocity=N       note velocity 1..127 (default 63)\n"
 "      --slowdown=N       play files N times slower, 1..32 (default 1 = real time)\n"
 "      --channel=N        MIDI channel 1..16 (default 1)\n"
 "      --mode=OCTAL       permissions of the nodes (default 0666)\n"
@@ -145,7 +145,7 @@ static int apply(struct kkeyd_options *o, const char *key, const char *value)
 		return 0;
 	}
 	if (!strcmp(key, "velocity")) {
-		if (parse_uint(value, 10, 0, 127, &v) < 0)
+		if (parse_uint(value, 10, 1, 127, &v) < 0)
 			return -EINVAL;
 		o->kkey.velocity = (uint32_t)v;
 		return 0;

@@ -27,7 +27,7 @@
 struct kkey_status {
 	uint64_t events;     /* events recorded and not yet read/cleared */
 	uint64_t capacity;   /* events the recording holds before write fails with ENOSPC */
-	uint32_t velocity;   /* 0..127, used for presses and releases from now on */
+	uint32_t velocity;   /* 1..127, used for presses and releases from now on */
 	uint32_t slowdown;   /* playback slowdown factor, 1 = real time */
 	uint32_t held;       /* notes pressed and not released */
 	uint32_t flags;      /* KKEY_STATUS_* */
@@ -35,7 +35,8 @@ struct kkey_status {
 
 /* Clear the recording (held notes stay held). As the original. */
 #define KKEY_IOC_RESET        _IO(KKEY_IOC_MAGIC, 0)
-/* Velocity: 0..127, else EINVAL. Applies to events written after the call. */
+/* Velocity: 1..127, else EINVAL (a note-on of velocity 0 means note-off in
+ * MIDI, so 0 would record silence). Applies to events written after the call. */
 #define KKEY_IOC_GET_VELOCITY _IOR(KKEY_IOC_MAGIC, 1, uint32_t)
 #define KKEY_IOC_SET_VELOCITY _IOW(KKEY_IOC_MAGIC, 2, uint32_t)
 /* Slowdown: KKEY_SLOWDOWN_MIN..MAX, else EINVAL. Applies to files generated after the call. */

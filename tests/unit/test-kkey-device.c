@@ -220,6 +220,8 @@ START_TEST(ioctls)
 	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), 0);
 	v = 128;
 	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), -EINVAL);
+	v = 0; /* a note-on of velocity 0 would be a note-off */
+	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), -EINVAL);
 	v = 0;
 	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_SLOWDOWN, &v, 4, NULL, 0), -EINVAL);
 	v = 33;

@@ -90,7 +90,8 @@ for cmd, arg, what in (
         (_IOC(_IOC_WRITE | _IOC_READ, MAGIC, 4, 4), bytes(4), "SET_SLOWDOWN as _IOWR")):
     c.errno_is(errno.EINVAL, "ioctl %s" % what, ioctl, cmd, arg)
 
-for v in (128, 255, 1000, 0xFFFFFFFF):
+# 0 too: a note-on with velocity 0 is a note-off in MIDI.
+for v in (0, 128, 255, 1000, 0xFFFFFFFF):
     c.errno_is(errno.EINVAL, "SET_VELOCITY %d" % v, k.ioctl_set_u32, k.IOC_SET_VELOCITY, v)
 c.ok(k.ioctl_get_u32(k.IOC_GET_VELOCITY) == 63, "velocity still 63 after the refused sets")
 for s in (0, 33, 1000, 0xFFFFFFFF):
