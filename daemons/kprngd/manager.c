@@ -1,42 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "manager.h"
 
 int manager_new(struct manager **ret, const struct kprngd_options *o)
 {
 	_cleanup_(manager_freep) struct manager *m = NULL;
-	sigset_t mask;
 	int r;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	m->options = o;
-	r = sd_event_default(&m->event);
+	r = ukd_daemon_event_new(&m->event);
 	if (r < 0)
 		return r;
-	/* Signals arrive through the loop, never in a handler. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return ukd_negerrno();
-	r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
-	if (r >= 0)
-		r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
-	if (r >= 0)
-		r = sd_event_set_watchdog(m->event, true);
-	if (r < 0)
-		return r;
-	/* Created after blocking signals: the helper thread inherits the mask. */
 	r = kprng_new(&m->kprng, &o->dev);
 	if (r < 0)
 		return r;
