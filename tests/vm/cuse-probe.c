@@ -242,6 +242,9 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "cuse-probe: ukd_front_new: %s (errno %d)\n", strerror(-r), -r);
 		sd_event_unref(event);
+		free(ptrs);
+		free(p.nodes);
+		free(p.log);
 		return -r;
 	}
 	printf("READY\n");

@@ -651,20 +651,26 @@ static int cmd_smf(const char *path, int argc, char **argv)
 		printf("FAIL: %s: %m\n", path);
 		return 1;
 	}
+	int rc = 1;
+
 	if (!smf_parse(b, len, &s)) {
 		printf("FAIL: %s: invalid SMF: %s\n", path, s.err);
-		return 1;
+		goto out;
 	}
 	printf("on=%zu off=%zu bytes=%zu\n", s.on, s.off, len);
 	if (argc >= 2 && (s.on != strtoul(argv[0], NULL, 0) || s.off != strtoul(argv[1], NULL, 0))) {
 		printf("FAIL: expected on=%s off=%s\n", argv[0], argv[1]);
-		return 1;
+		goto out;
 	}
 	if (!smf_paired(&s, why, sizeof(why))) {
 		printf("FAIL: %s\n", why);
-		return 1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(s.ev);
+	free(b);
+	return rc;
 }
 
 static int cmd_events(const char *path)
@@ -673,12 +679,20 @@ static int cmd_events(const char *path)
 	uint8_t *b = read_file(path, &len);
 	struct smf s;
 
-	if (!b || !smf_parse(b, len, &s)) {
-		printf("FAIL: %s: %s\n", path, b ? s.err : strerror(errno));
+	if (!b) {
+		printf("FAIL: %s: %m\n", path);
+		return 1;
+	}
+	if (!smf_parse(b, len, &s)) {
+		printf("FAIL: %s: %s\n", path, s.err);
+		free(s.ev);
+		free(b);
 		return 1;
 	}
 	for (size_t i = 0; i < s.n; i++)
 		printf("%s %u\n", s.ev[i].on ? "on" : "off", s.ev[i].note);
+	free(s.ev);
+	free(b);
 	return 0;
 }
 
