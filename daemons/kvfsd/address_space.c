@@ -448,4 +448,6 @@ void mapping_release(struct address_space *m)
 	}
 	m->root = NULL;
 	m->height = 0;
+	m->nrpages = 0;
+	m->nrdirty = 0;
 }

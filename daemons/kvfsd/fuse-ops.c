@@ -313,13 +313,17 @@ static void kvfs_create_op(fuse_req_t req, fuse_ino_t parent, const char *name, 
 	struct inode *dir = inode_of(req, parent), *inode;
 	struct fuse_entry_param e = { .attr_timeout = fs->cfg.timeout,
 				      .entry_timeout = fs->cfg.timeout };
+	unsigned flags = (unsigned)fi->flags & ~(unsigned)O_TRUNC;
 	struct cred cred;
 	struct file *f;
 	int r;
 
 	cred_of(req, &cred);
+	/* A file created now has nothing to truncate (the kernel's
+	 * do_open() drops O_TRUNC for FMODE_CREATED too). */
 	r = vfs_create(dir, name, (mode & 07777) | S_IFREG, 0, &cred, &inode);
 	if (r == -EEXIST && !(fi->flags & O_EXCL)) {
+		flags = (unsigned)fi->flags;
 		/* The kernel's view was stale: open the existing file. */
 		struct dentry *d;
 
@@ -334,7 +338,7 @@ static void kvfs_create_op(fuse_req_t req, fuse_ino_t parent, const char *name, 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	f = file_open(inode, (unsigned)fi->flags, &r);
+	f = file_open(inode, flags, &r);
 	if (!f) {
 		fuse_reply_err(req, -r);
 		return;

@@ -174,6 +174,14 @@ void iput(struct inode *inode)
 	if (!inode)
 		return;
 	inode->i_count--;
+	/*
+	 * No name and no open file: the data can never be reached again,
+	 * even though the kernel still holds the inode until its FORGET
+	 * arrives (asynchronously). Free the pages now, as tmpfs does at
+	 * the last unlink, so statfs is right at once.
+	 */
+	if (!inode->i_count && !inode->i_nlink && inode->i_data.nrpages)
+		mapping_release(&inode->i_data);
 	inode_maybe_evict(inode);
 }
 
