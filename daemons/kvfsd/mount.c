@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
@@ -28,6 +29,8 @@ int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 		return -ENOMEM;
 	fs->cfg = *cfg;
 	cfg->mountpoint = NULL; /* ours now */
+	fs->efd = -1;
+	pthread_mutex_init(&fs->lock, NULL);
 	fs->iov_max = KVFS_MAX_IO / KVFS_PAGE_SIZE + 2;
 	fs->iov = calloc(fs->iov_max, sizeof(*fs->iov));
 	fs->dirbuf = malloc(KVFS_DIRBUF_SIZE);
@@ -102,40 +105,62 @@ static void set_readahead(const char *canonical, unsigned kb)
 	}
 }
 
-static int kvfs_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void kvfs_ended(struct kvfs *fs)
+{
+	uint64_t one = 1;
+
+	if (write(fs->efd, &one, sizeof(one)) < 0)
+		ukd_log(LOG_ERR, "eventfd: %m");
+}
+
+/* A request thread: receive, then process under the file system lock. */
+static void *kvfs_worker(void *userdata)
 {
 	struct kvfs *fs = userdata;
+	struct fuse_buf buf = { 0 };
 
-	/* One request per wake-up: a second, speculative read would mostly
-	 * return EAGAIN (clients wait for each reply), a wasted system call
-	 * on every request. The fd is non-blocking, so a spurious wake-up
-	 * cannot hang the loop. */
-	{
-		int r = fuse_session_receive_buf(fs->se, &fs->buf);
+	while (!fuse_session_exited(fs->se)) {
+		int r = fuse_session_receive_buf(fs->se, &buf);
 
 		if (r == -EINTR || r == -EAGAIN)
-			return 0;
+			continue;
 		if (r <= 0) {
+			pthread_mutex_lock(&fs->lock);
 			/* 0 or -ENODEV: unmounted from outside (fusermount3 -u). */
 			if (r == 0 || r == -ENODEV) {
-				ukd_log(LOG_INFO, "%s: unmounted", fs->cfg.mountpoint);
+				if (fs->mounted)
+					ukd_log(LOG_INFO, "%s: unmounted", fs->cfg.mountpoint);
 				fs->mounted = false;
 			} else {
 				ukd_log(LOG_ERR, "%s: reading /dev/fuse failed: %s",
 					fs->cfg.mountpoint, strerror(-r));
 				fs->exit_code = 1;
 			}
-			sd_event_source_set_enabled(s, SD_EVENT_OFF);
-			return sd_event_exit(sd_event_source_get_event(s), 0);
+			pthread_mutex_unlock(&fs->lock);
+			fuse_session_exit(fs->se);
+			kvfs_ended(fs);
+			break;
 		}
-		fuse_session_process_buf(fs->se, &fs->buf);
+		pthread_mutex_lock(&fs->lock);
+		fuse_session_process_buf(fs->se, &buf);
 		if (fs->readahead_pending && fs->initialized) {
 			/* After INIT: its reply resets the read-ahead. */
 			fs->readahead_pending = false;
 			set_readahead(fs->canonical, fs->cfg.readahead_kb);
 		}
+		pthread_mutex_unlock(&fs->lock);
 	}
-	return 0;
+	free(buf.mem);
+	return NULL;
+}
+
+static int kvfs_efd_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return -errno;
+	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
 static int kvfs_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -219,25 +244,76 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 		r = sd_event_add_signal(fs->event, &fs->sig_hup, SIGHUP, kvfs_signal, fs);
 	if (r < 0)
 		return r;
-	r = fcntl(fuse_session_fd(fs->se), F_GETFL);
-	if (r < 0 || fcntl(fuse_session_fd(fs->se), F_SETFL, r | O_NONBLOCK) < 0)
+	fs->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fs->efd < 0)
 		return ukd_negerrno();
-	r = sd_event_add_io(fs->event, &fs->io, fuse_session_fd(fs->se), EPOLLIN, kvfs_io, fs);
+	r = sd_event_add_io(fs->event, &fs->efd_src, fs->efd, EPOLLIN, kvfs_efd_event, fs);
 	if (r < 0)
 		return r;
-	ukd_log(LOG_INFO, "%s: mounted (%" PRIu64 " MiB, %" PRIu64 " inodes%s)", fs->canonical,
-		(fs->sb->s_blocks_max << KVFS_PAGE_SHIFT) >> 20, fs->sb->s_inodes_max,
-		fs->cfg.direct_io ? ", direct_io" : "");
+	ukd_log(LOG_INFO, "%s: mounted (%" PRIu64 " MiB, %" PRIu64 " inodes, %u threads%s)",
+		fs->canonical, (fs->sb->s_blocks_max << KVFS_PAGE_SHIFT) >> 20, fs->sb->s_inodes_max,
+		fs->cfg.threads, fs->cfg.direct_io ? ", direct_io" : "");
 	return 0;
+}
+
+/* Interrupts a worker's read(2); installed without SA_RESTART. */
+static void kvfs_sigusr1(int sig)
+{
+}
+
+/* Stop the workers: each is either processing (and will see the exit
+ * flag) or blocked in read(2), which SIGUSR1 interrupts. Signal until it
+ * has gone, in case it was between the flag check and read(2). */
+static void kvfs_stop_workers(struct kvfs *fs)
+{
+	if (!fs->n_workers)
+		return;
+	fuse_session_exit(fs->se);
+	for (unsigned i = 0; i < fs->n_workers; i++) {
+		for (int tries = 0; tries < 500; tries++) {
+			struct timespec ts;
+
+			pthread_kill(fs->workers[i], SIGUSR1);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(fs->workers[i], NULL, &ts) == 0)
+				break;
+		}
+	}
+	fs->n_workers = 0;
 }
 
 int kvfs_run(struct kvfs *fs)
 {
-	int r;
+	struct sigaction sa = { .sa_handler = kvfs_sigusr1 };
+	int r = 0;
 
-	sd_notify(0, "READY=1");
-	r = sd_event_loop(fs->event);
-	sd_notify(0, "STOPPING=1");
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		return ukd_negerrno();
+	for (unsigned i = 0; i < fs->cfg.threads; i++) {
+		r = -pthread_create(&fs->workers[i], NULL, kvfs_worker, fs);
+		if (r < 0)
+			break;
+		fs->n_workers++;
+	}
+	if (r == 0) {
+		sd_notify(0, "READY=1");
+		r = sd_event_loop(fs->event);
+		sd_notify(0, "STOPPING=1");
+	}
+	/* Unmount first: with no file open, the workers then see ENODEV. */
+	pthread_mutex_lock(&fs->lock);
+	if (fs->mounted) {
+		fuse_session_unmount(fs->se);
+		fs->mounted = false;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	kvfs_stop_workers(fs);
 	return r;
 }
 
@@ -254,7 +330,8 @@ int kvfs_free(struct kvfs *fs)
 	if (!fs)
 		return 0;
 	code = fs->exit_code;
-	sd_event_source_disable_unref(fs->io);
+	kvfs_stop_workers(fs);
+	sd_event_source_disable_unref(fs->efd_src);
 	sd_event_source_disable_unref(fs->sig_term);
 	sd_event_source_disable_unref(fs->sig_int);
 	sd_event_source_disable_unref(fs->sig_hup);
@@ -274,7 +351,9 @@ int kvfs_free(struct kvfs *fs)
 				fs->cfg.mountpoint);
 		}
 	}
-	free(fs->buf.mem);
+	if (fs->efd >= 0)
+		close(fs->efd);
+	pthread_mutex_destroy(&fs->lock);
 	sd_event_unref(fs->event);
 	free(fs->iov);
 	free(fs->dirbuf);

@@ -27,6 +27,7 @@ enum {
 	KEY_MODE,
 	KEY_UID,
 	KEY_GID,
+	KEY_THREADS,
 };
 
 static const struct fuse_opt kvfs_opts[] = {
@@ -40,6 +41,7 @@ static const struct fuse_opt kvfs_opts[] = {
 	FUSE_OPT_KEY("mode=", KEY_MODE),
 	FUSE_OPT_KEY("uid=", KEY_UID),
 	FUSE_OPT_KEY("gid=", KEY_GID),
+	FUSE_OPT_KEY("threads=", KEY_THREADS),
 	FUSE_OPT_END
 };
 
@@ -76,6 +78,9 @@ static const char usage[] =
 "                         1024, the size of one FUSE read request\n"
 "  -o mode=OCTAL          mode of the root directory. Default: 1777, as tmpfs\n"
 "  -o uid=UID,gid=GID     owner of the root directory. Default: the caller\n"
+"  -o threads=N           threads waiting for requests (1-16). They take turns:\n"
+"                         one request is processed at a time, but a waiting\n"
+"                         reader answers the next request sooner. Default: 3\n"
 "  -o allow_other         let other users use the mount (root, or\n"
 "                         user_allow_other in /etc/fuse.conf)\n"
 "  Permissions are always checked by the kernel (default_permissions).\n"
@@ -217,6 +222,12 @@ static int kvfs_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 		r = parse_u64(v, &u, 10);
 		cfg->mount.root_gid = (gid_t)u;
 		break;
+	case KEY_THREADS:
+		r = parse_u64(v, &u, 10);
+		if (r == 0 && (u < 1 || u > KVFS_THREADS_MAX))
+			r = -ERANGE;
+		cfg->threads = (unsigned)u;
+		break;
 	default:
 		return 1; /* keep: libfuse's */
 	}
@@ -238,6 +249,7 @@ int kvfs_parse_args(struct fuse_args *args, struct kvfs_config *cfg)
 
 	*cfg = (struct kvfs_config){
 		.timeout = KVFS_TIMEOUT_DEFAULT,
+		.threads = KVFS_THREADS_DEFAULT,
 		.readahead_kb = KVFS_MAX_IO / 1024,
 		.mount = { .root_mode = 01777, .root_uid = getuid(), .root_gid = getgid() },
 	};

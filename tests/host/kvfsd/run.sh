@@ -11,7 +11,8 @@
 #     and direct_io mode (every read and write reaches the daemon)
 #  5. leak check: the daemon reports 0 leaked inodes/dentries/pages at
 #     unmount, also with files, kernel references and an open file left
-#  6. SIGTERM: clean unmount and exit 0 (fusermount3 -u: every step above)
+#  6. concurrent clients: parallel tree copies through the worker threads
+#  7. SIGTERM: clean unmount and exit 0 (fusermount3 -u: every step above)
 #
 # Every mount is unmounted and every daemon stopped on exit, also when a
 # step fails (trap). Blocking steps are bounded with timeout.
@@ -157,7 +158,36 @@ grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log" || fail "leaks at
 [ "$RC" = 0 ] || fail "kvfsd exited with $RC"
 mountpoint -q "$M" && fail "SIGTERM with open files left the mount"
 
-echo "== 6. SIGTERM"
+echo "== 6. concurrent clients (4 tree copies at once, verified)"
+mount_kvfs allow_other,size=1g || exit 1
+SRC=/usr/include
+(cd "$SRC" && find . -type f -size -256k | head -3000 | sort > "$T/files")
+(cd "$SRC" && xargs -a "$T/files" md5sum) > "$T/sums"
+# (wait on the copies' PIDs only: a bare wait would wait for kvfsd too)
+COPIES=()
+for i in 1 2 3 4; do
+	( (cd "$SRC" && timeout 300 tar cf - -T "$T/files") |
+	  (mkdir "$M/c$i" && cd "$M/c$i" && timeout 300 tar xf -) ) &
+	COPIES+=($!)
+done
+for p in "${COPIES[@]}"; do wait "$p" || fail "copy (pid $p)"; done
+( for i in 1 2 3 4; do
+	(cd "$M/c$i" && timeout 300 md5sum -c --quiet "$T/sums") || exit 1
+  done ) &
+VERIFY=$!
+(cd "$M" && for i in 5 6; do timeout 300 cp -a c1 "c$i"; done) || fail "cp -a while verifying"
+wait "$VERIFY" || fail "a copy differs from its source"
+timeout 300 rm -rf "$M"/c* || fail "rm -rf"
+$PY -c "import os,sys,time
+m=sys.argv[1]
+for _ in range(200):
+    if os.getxattr(m,'kvfs.stats.inodes')==b'1': break
+    time.sleep(0.05)
+print('  after rm -rf: inodes', os.getxattr(m,'kvfs.stats.inodes').decode(), 'pages', os.getxattr(m,'kvfs.stats.pages').decode())
+sys.exit(os.getxattr(m,'kvfs.stats.inodes')!=b'1')" "$M" || fail "inodes left after rm -rf"
+unmount_kvfs
+
+echo "== 7. SIGTERM"
 mount_kvfs size=16m || exit 1
 echo data > "$M/file"
 kill -TERM "$PID"

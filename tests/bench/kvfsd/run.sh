@@ -1,0 +1,145 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/bench/kvfsd: kvfsd against tmpfs and against libfuse's passthrough_ll
+# example over tmpfs. Prints a table with ratios; never fails on timing.
+#
+# usage: run.sh KVFSD KVFS_BENCH PASSTHROUGH_LL|none [SIZE_MB] [NFILES]
+#   SIZE_MB  size of the sequential file (default 1024: 1 GiB)
+#   NFILES   files for create/stat/unlink and RSS (default 10000)
+#
+# Rows: create/stat/unlink of NFILES empty files (ops/s); sequential write
+# of SIZE_MB with 1 MiB blocks + fdatasync; cold sequential read (after
+# drop_caches); 4 KiB random reads for 3 s, buffered (the file is in the
+# page cache where the fs allows it) and O_DIRECT (every read is a request);
+# RSS of the daemon per 10,000 empty files.
+#
+# Configurations: tmpfs; kvfsd (default: page cache, keep_cache, 1 MiB
+# read-ahead); kvfsd -o direct_io; passthrough_ll -o cache=always over a
+# tmpfs directory (its strongest caching mode).
+#
+# The machine is shared: numbers from one run are comparable with each
+# other, not with other runs.
+set -u
+
+KVFSD=$1
+BENCH=$2
+PTLL=$3
+SIZE_MB=${4:-1024}
+NFILES=${5:-10000}
+
+if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (tmpfs mounts, drop_caches)"; exit 77; fi
+if [ ! -c /dev/fuse ]; then echo "SKIP: no /dev/fuse"; exit 77; fi
+
+T=$(mktemp -d /tmp/kvfsd-bench.XXXXXX)
+M=$T/mnt
+B=$T/backing
+mkdir "$M" "$B"
+PID=
+declare -A R
+
+cleanup() {
+	if [ -n "$PID" ]; then
+		fusermount3 -u "$M" 2>/dev/null
+		kill "$PID" 2>/dev/null
+		timeout 10 tail --pid="$PID" -f /dev/null || kill -KILL "$PID" 2>/dev/null
+	fi
+	mountpoint -q "$M" && umount -l "$M"
+	mountpoint -q "$B" && umount -l "$B"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+wait_mount() {
+	for _ in $(seq 100); do
+		mountpoint -q "$M" && return 0
+		sleep 0.05
+	done
+	echo "not mounted: $*"
+	return 1
+}
+
+rate() { # dd's summary line -> MB/s
+	awk '/copied/ { v = $(NF-1); u = $NF; if (u == "GB/s") v *= 1000; if (u == "kB/s") v /= 1000; printf "%.0f", v }'
+}
+
+# run_suite LABEL DIR
+run_suite() {
+	local label=$1 dir=$2 out rss0 rss1
+	out=$(timeout 600 "$BENCH" meta "$dir" "$NFILES") || { echo "$label: meta failed"; return; }
+	R[$label,create]=$(awk '/^create/ {print $2}' <<< "$out")
+	R[$label,stat]=$(awk '/^stat/ {print $2}' <<< "$out")
+	R[$label,unlink]=$(awk '/^unlink/ {print $2}' <<< "$out")
+	R[$label,write]=$(timeout 600 dd if=/dev/zero of="$dir/seq" bs=1M count="$SIZE_MB" conv=fdatasync 2>&1 | rate)
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+	R[$label,read]=$(timeout 600 dd if="$dir/seq" of=/dev/null bs=1M 2>&1 | rate)
+	R[$label,rr]=$(timeout 60 "$BENCH" randread "$dir/seq" 3 | awk '{print $2}')
+	R[$label,rrd]=$(timeout 60 "$BENCH" randread "$dir/seq" 3 direct | awk '{print $2}')
+	rm -f "$dir/seq"
+	if [ -n "$PID" ]; then
+		mkdir "$dir/rss"
+		rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
+		timeout 600 "$BENCH" mkfiles "$dir/rss" "$NFILES"
+		stat "$dir"/rss/* > /dev/null
+		rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
+		R[$label,rss]=$(( (rss1 - rss0) * 10000 / NFILES ))
+		rm -rf "$dir/rss"
+	else
+		R[$label,rss]=-
+	fi
+}
+
+echo "kvfsd bench: $NFILES files, ${SIZE_MB} MiB sequential file, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+mount -t tmpfs -o size=$((SIZE_MB * 2 + 512))m tmpfs "$B"
+echo "-- tmpfs"
+run_suite tmpfs "$B"
+
+for cfg in kvfsd kvfsd-dio; do
+	opts=size=$((SIZE_MB * 2 + 512))m
+	[ "$cfg" = kvfsd-dio ] && opts=$opts,direct_io
+	echo "-- $cfg (-o $opts)"
+	"$KVFSD" -f -o "$opts" "$M" 2>"$T/$cfg.log" &
+	PID=$!
+	wait_mount "$cfg" || exit 1
+	run_suite "$cfg" "$M"
+	fusermount3 -u "$M"
+	timeout 20 tail --pid="$PID" -f /dev/null
+	PID=
+	grep leaked "$T/$cfg.log"
+done
+
+if [ -x "$PTLL" ]; then
+	echo "-- passthrough_ll (-o cache=always, source on tmpfs)"
+	mkdir "$B/src"
+	"$PTLL" -f -o source="$B/src",cache=always "$M" 2>"$T/ptll.log" &
+	PID=$!
+	wait_mount passthrough_ll || exit 1
+	run_suite ptll "$M"
+	fusermount3 -u "$M"
+	timeout 20 tail --pid="$PID" -f /dev/null
+	PID=
+else
+	echo "-- passthrough_ll: not built (libfuse3-dev examples missing)"
+fi
+
+ratio() { # a b -> a/b
+	if [ -z "${1:-}" ] || [ -z "${2:-}" ] || [ "$1" = - ] || [ "$2" = - ] || [ "$2" = 0 ]; then
+		echo -; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; fi
+}
+
+echo
+printf '%-26s %10s %10s %10s %10s %9s %9s %9s %9s %8s\n' metric tmpfs kvfsd kvfsd-dio ptll \
+	kvfs/tmp dio/tmp kvfs/ptll dio/ptll target
+for row in "create:create/s (10k files):0.35" "stat:stat/s:0.8" "unlink:unlink/s:-" \
+	   "write:seq write MB/s:0.8" "read:cold seq read MB/s:0.6" \
+	   "rr:4k randread IOPS:-" "rrd:4k randread O_DIRECT:-" "rss:RSS KiB/10k files:-"; do
+	IFS=: read -r key name target <<< "$row"
+	t=${R[tmpfs,$key]:-}; k=${R[kvfsd,$key]:-}; d=${R[kvfsd-dio,$key]:-}; p=${R[ptll,$key]:--}
+	printf '%-26s %10s %10s %10s %10s %9s %9s %9s %9s %8s\n' "$name" "$t" "$k" "$d" "$p" \
+		"$(ratio "$k" "$t")" "$(ratio "$d" "$t")" "$(ratio "$k" "$p")" "$(ratio "$d" "$p")" \
+		"${target/-/}"
+done
+echo "(target: the issue's goal for kvfsd/tmpfs; for RSS lower is better. Timing never fails this test.)"
+exit 0
