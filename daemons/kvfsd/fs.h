@@ -12,6 +12,7 @@
  *   namei.c          vfs_*(): name checks, then the inode_operations
  *   file.c           struct file, file_operations
  *   address_space.c  the page tree of a file, dirty tags, write-back
+ *   page_alloc.c     page frames for file data, from 2 MiB chunks
  *   xattr.c          extended attributes and the kvfs.stats.* introspection
  *   fuse-ops.c       libfuse low-level requests -> the calls above
  *
@@ -256,6 +257,21 @@ void file_release(struct file *file);
 extern const struct file_operations kvfs_file_operations;
 extern const struct file_operations kvfs_dir_operations;
 
+/* ---- page frames (page_alloc.c) ----------------------------------------- */
+
+struct page_chunk;
+
+struct page_allocator {
+	struct page_chunk *partial;  /* chunks with free pages */
+	struct page_chunk *spare;    /* one wholly free chunk kept back */
+	uint64_t chunks;             /* 2 MiB chunks mapped */
+	uint64_t pages;              /* pages handed out */
+};
+
+void *page_alloc(struct page_allocator *pa, bool zero);
+void page_free(struct page_allocator *pa, void *page);
+void page_allocator_destroy(struct page_allocator *pa);
+
 /* ---- super block (super.c) ---------------------------------------------- */
 
 struct super_operations {
@@ -291,6 +307,7 @@ struct super_block {
 	uint64_t s_files_open;
 	uint64_t s_pages_written; /* by write-back, for the stats */
 	uint64_t s_dirty_inodes;
+	struct page_allocator s_page_alloc;
 	struct inode *s_inodes;   /* every live inode, for sync and teardown */
 	struct file *s_files;     /* every open file, for teardown */
 };

@@ -70,6 +70,7 @@ static int kvfs_statfs(struct super_block *sb, struct statvfs *st)
 
 static void kvfs_put_super(struct super_block *sb)
 {
+	page_allocator_destroy(&sb->s_page_alloc);
 	dcache_destroy(sb->s_dcache);
 	free(sb->s_dcache);
 	free(sb);
@@ -154,7 +155,7 @@ int super_alloc_page(struct super_block *sb, void **page, bool zero)
 
 	if (sb->s_blocks_used >= sb->s_blocks_max)
 		return -ENOSPC;
-	p = zero ? calloc(1, KVFS_PAGE_SIZE) : malloc(KVFS_PAGE_SIZE);
+	p = page_alloc(&sb->s_page_alloc, zero);
 	if (!p)
 		return -ENOMEM;
 	sb->s_blocks_used++;
@@ -164,7 +165,7 @@ int super_alloc_page(struct super_block *sb, void **page, bool zero)
 
 void super_free_page(struct super_block *sb, void *page)
 {
-	free(page);
+	page_free(&sb->s_page_alloc, page);
 	sb->s_blocks_used--;
 }
 

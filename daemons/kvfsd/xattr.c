@@ -313,6 +313,7 @@ ssize_t kvfs_stats_format(struct super_block *sb, const char *key, char *buf, si
 		{ "pages_written_back", sb->s_pages_written },
 		{ "bytes_used", sb->s_blocks_used << KVFS_PAGE_SHIFT },
 		{ "bytes_max", sb->s_blocks_max << KVFS_PAGE_SHIFT },
+		{ "memory_chunks", sb->s_page_alloc.chunks },
 		{ "files_open", sb->s_files_open },
 	};
 
