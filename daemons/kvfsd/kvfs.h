@@ -50,7 +50,8 @@ struct kvfs {
 	int efd;                  /* eventfd: a worker saw the session end */
 	pthread_t workers[KVFS_THREADS_MAX];
 	unsigned n_workers;
-	bool mounted;
+	bool mounted;             /* (L) */
+	bool was_mounted;         /* fuse_session_unmount() is due at the end */
 	struct iovec *iov;        /* (L) read replies: pointers into pages */
 	unsigned iov_max;
 	char *dirbuf;             /* (L) readdir replies */

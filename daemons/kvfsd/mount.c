@@ -223,6 +223,7 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 		return -EPERM;
 	}
 	fs->mounted = true;
+	fs->was_mounted = true;
 	fs->readahead_pending = fs->cfg.readahead_kb != 0;
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		return -ECHILD;
@@ -336,7 +337,9 @@ int kvfs_free(struct kvfs *fs)
 	sd_event_source_disable_unref(fs->sig_int);
 	sd_event_source_disable_unref(fs->sig_hup);
 	if (fs->se) {
-		if (fs->mounted)
+		/* Also after an unmount from outside: libfuse then only frees
+		 * its copy of the mount point (it sees the dead fd first). */
+		if (fs->was_mounted)
 			fuse_session_unmount(fs->se);
 		fuse_session_destroy(fs->se);
 	}
