@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # tests/host/kvfsd: kvfsd as a real FUSE mount (root + /dev/fuse).
 #
-# usage: run.sh KVFSD TESTDIR [EXERCISER_OPS]
+# usage: run.sh KVFSD TESTDIR [EXERCISER_OPS [KVFSCTL]]
 #
 #  1. command line: --help, --version, bad options (exit codes)
 #  2. POSIX conformance (posix.py) as root, then as uid 65534 (setpriv)
@@ -21,6 +21,7 @@ set -u
 KVFSD=$1
 HERE=$2
 OPS=${3:-100000}
+KVFSCTL=${4:-}
 PY=/usr/bin/python3
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (FUSE mounts, allow_other, setpriv)"; exit 77; fi
@@ -147,6 +148,15 @@ assert int(s['kernel_refs']) > 0
 EOF
 # An open file (of an unlinked name, too) at unmount: the kernel sends no
 # release once the connection is gone; kvfsd's teardown must free them.
+if [ -n "$KVFSCTL" ]; then
+	[ "$("$KVFSCTL" stats "$M" inodes)" = 505 ] || fail "kvfsctl stats inodes"
+	"$KVFSCTL" drop-caches "$M" || fail "kvfsctl drop-caches"
+	[ "$("$KVFSCTL" stats "$M" dentries_negative)" = 0 ] || fail "drop-caches left negative dentries"
+	"$KVFSCTL" sync "$M" || fail "kvfsctl sync"
+	[ "$("$KVFSCTL" stats "$M" pages_dirty)" = 0 ] || fail "sync left dirty pages"
+	[ "$("$KVFSCTL" stats "$M" inodes_dirty)" = 0 ] || fail "sync left dirty inodes"
+	echo "  kvfsctl: drop-caches and sync: 0 negative dentries, 0 dirty pages, 0 dirty inodes"
+fi
 exec 7< "$M/a/b/c/f7"
 exec 8< "$M/a/b/c/f3"
 rm "$M/a/b/c/f3"
