@@ -16,9 +16,10 @@
  *   xattr.c          extended attributes and the kvfs.stats.* introspection
  *   fuse-ops.c       libfuse low-level requests -> the calls above
  *
- * Threading: kvfsd serves one FUSE request at a time on one thread (on two
- * cores as fast as libfuse's multi-threaded loop, measured), so every field
- * below is owned by that thread and no object carries a lock.
+ * Locking: kvfsd processes one FUSE request at a time: its request threads
+ * take turns under one lock (struct kvfs.lock, see kvfs.h), so every field
+ * below is guarded by that lock and no object carries a lock of its own.
+ * The unit tests call in from a single thread.
  *
  * Errors: every function returns 0 (or a count) on success, -errno on failure.
  */
