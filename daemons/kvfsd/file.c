@@ -118,8 +118,14 @@ static ssize_t kvfs_file_write(struct file *f, uint64_t pos, const void *buf, si
 	size_t written = 0;
 	int r;
 
-	if (f->f_flags & O_APPEND)
-		pos = inode->i_size;
+	/*
+	 * No O_APPEND handling here: the kernel has already put an appending
+	 * write at the end (generic_write_checks()), in page-cache and
+	 * direct_io mode alike. And write-back of pages dirtied through
+	 * mmap(2) arrives on any writable handle of the inode, an O_APPEND
+	 * one included, at the page's own offset: moving it to the end
+	 * would corrupt the file (found by the exerciser).
+	 */
 	if (len == 0)
 		return 0;
 	/* A write that would cross the size limit is cut short at it. */

@@ -54,6 +54,7 @@ static void reply_entry(fuse_req_t req, struct inode *inode)
 	struct kvfs *fs = kvfs_of(req);
 	struct fuse_entry_param e = {
 		.ino = ino_of(fs, inode),
+		.generation = inode->i_ino,
 		.attr_timeout = fs->cfg.timeout,
 		.entry_timeout = fs->cfg.timeout,
 	};
@@ -346,6 +347,7 @@ static void kvfs_create_op(fuse_req_t req, fuse_ino_t parent, const char *name, 
 	fi->fh = (uintptr_t)f;
 	set_open_flags(fs, fi);
 	e.ino = ino_of(fs, inode);
+	e.generation = inode->i_ino;
 	inode->i_op->getattr(inode, &e.attr);
 	inode_lookup_ref(inode);
 	if (fuse_reply_create(req, &e, fi) != 0) {

@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MIT
 """Random-operation exerciser for a mounted kvfsd, checked against a model.
 
-Usage: exerciser.py MOUNTPOINT [--ops N] [--seed S]
+Usage: exerciser.py MOUNTPOINT [--ops N] [--seed S] [--no-mmap]
 
 Runs N random operations (create, open, write, pwrite, O_APPEND, read,
 truncate, fallocate punch/zero, link, unlink, rename, renameat2 exchange,
-mkdir, rmdir, readdir, stat, fsync, xattrs), including I/O on open files
+mkdir, rmdir, readdir, stat, fsync, xattrs, reads and writes through shared
+mmap(2) unless --no-mmap), including I/O on open files
 that have been unlinked. Every result is compared with an in-memory model:
 each read byte for byte, each expected errno exactly, sizes and link counts
 from stat, directory listings. Every 5000 operations the whole tree is
@@ -16,6 +17,7 @@ kernel's FORGETs and kvfsd's reference counts agree.
 """
 import ctypes
 import errno
+import mmap
 import os
 import random
 import sys
@@ -53,6 +55,7 @@ class Exerciser:
         self.ops = 0
         self.bytes_verified = 0
         self.counts = {}
+        self.use_mmap = True
 
     # -- helpers ---------------------------------------------------------
     def real(self, p):
@@ -384,6 +387,32 @@ class Exerciser:
         if got is not None:
             assert sorted(got) == self.children(d), (self.ops, d, sorted(got), self.children(d))
 
+    def op_mmap(self):
+        """Read or write a random range through a shared mapping."""
+        f = self.pick_fd()
+        if not f or not self.use_mmap or not f[1].data:
+            return
+        fd, ino = f[0], f[1]
+        size = len(ino.data)
+        off = self.rng.randrange(size)
+        length = self.rng.randrange(1, min(size - off, 70000) + 1)
+        m = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        try:
+            if self.rng.random() < 0.5:
+                got = m[off:off + length]
+                if got != bytes(ino.data[off:off + length]):
+                    raise AssertionError(f"op {self.ops}: mmap read {length}@{off} of inode "
+                                         f"{ino.id} differs from the model")
+                self.bytes_verified += length
+            else:
+                data = self.rng.randbytes(length)
+                m[off:off + length] = data
+                ino.data[off:off + length] = data
+                if self.rng.random() < 0.5:
+                    m.flush()
+        finally:
+            m.close()
+
     def op_fsync(self):
         f = self.pick_fd()
         if f:
@@ -415,7 +444,8 @@ class Exerciser:
                  (self.op_read, 20), (self.op_truncate, 5), (self.op_fallocate, 3),
                  (self.op_unlink, 6), (self.op_link, 4), (self.op_rename, 7),
                  (self.op_mkdir, 3), (self.op_rmdir, 3), (self.op_stat, 8),
-                 (self.op_listdir, 3), (self.op_fsync, 1), (self.op_xattr, 1)]
+                 (self.op_listdir, 3), (self.op_fsync, 1), (self.op_xattr, 1),
+                 (self.op_mmap, 4)]
         fns = [f for f, _ in table]
         weights = [w for _, w in table]
         for self.ops in range(1, n + 1):
@@ -451,6 +481,7 @@ def main():
     seed = int(args[args.index('--seed') + 1]) if '--seed' in args else 1
     t0 = time.monotonic()
     ex = Exerciser(mnt, seed)
+    ex.use_mmap = '--no-mmap' not in args
     try:
         ex.run(n)
     except AssertionError as e:

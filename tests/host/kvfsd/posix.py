@@ -288,6 +288,17 @@ def mmap_shared():
     m.close()
     os.close(fd)
     assert read_file(f)[100:105] == b'hello'
+    # Write-back of a page dirtied through a mapping of an O_APPEND handle
+    # lands at the page's offset, not at the end (a bug the exerciser found).
+    fd = os.open(f, os.O_RDWR | os.O_APPEND)
+    m = mmap.mmap(fd, 8192, mmap.MAP_SHARED)
+    m[200:205] = b'world'
+    m.flush()
+    m.close()
+    os.close(fd)
+    data = read_file(f)
+    assert len(data) == 8192, len(data)
+    assert data[200:205] == b'world' and data[100:105] == b'hello'
 
 # ---- names ----------------------------------------------------------------
 
