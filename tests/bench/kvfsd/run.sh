@@ -118,7 +118,9 @@ done
 if [ -x "$PTLL" ]; then
 	echo "-- passthrough_ll (-o cache=always, source on tmpfs)"
 	mkdir "$B/src"
-	"$PTLL" -f -o source="$B/src",cache=always "$M" 2>"$T/ptll.log" &
+	# It keeps an O_PATH fd per inode: let it have one per file.
+	(ulimit -n "$(ulimit -Hn)"; exec "$PTLL" -f -o source="$B/src",cache=always "$M") \
+		2>"$T/ptll.log" &
 	PID=$!
 	wait_mount passthrough_ll || exit 1
 	run_suite ptll "$M"
@@ -137,7 +139,7 @@ ratio() { # a b -> a/b
 echo
 printf '%-26s %10s %10s %10s %10s %9s %9s %9s %9s %8s\n' metric tmpfs kvfsd kvfsd-dio ptll \
 	kvfs/tmp dio/tmp kvfs/ptll dio/ptll target
-for row in "create:create/s (10k files):0.35" "stat:stat/s:0.8" "unlink:unlink/s:-" \
+for row in "create:create/s ($NFILES files):0.35" "stat:stat/s:0.8" "unlink:unlink/s:-" \
 	   "write:seq write MB/s:0.8" "read:cold seq read MB/s:0.6" \
 	   "rr:4k randread IOPS:-" "rrd:4k randread O_DIRECT:-" "rss:RSS KiB/10k files:-"; do
 	IFS=: read -r key name target <<< "$row"
