@@ -26,6 +26,7 @@
 #define FUSE_USE_VERSION 35
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
 #include <poll.h>
@@ -504,7 +505,8 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 		return -EINVAL;
 	r = mountpoint_busy(cfg->mountpoint);
 	if (r < 0) {
-		ukd_log(LOG_ERR, "%s: %s", cfg->mountpoint,
+		/* Busy is the caller's to explain (it knows which daemon it is). */
+		ukd_log(r == -EBUSY ? LOG_DEBUG : LOG_ERR, "%s: %s", cfg->mountpoint,
 			r == -EBUSY ? "already a mount point (is another daemon serving it?)" :
 			r == -ENOTCONN ? "stale FUSE mount; unmount it with fusermount3 -u" :
 			strerror(-r));
@@ -547,6 +549,14 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 		goto fail;
 	}
 	front->mounted = true;
+	/* Non-blocking: a request the kernel takes back between the wake-up
+	 * and our read gives -EAGAIN instead of stalling the loop. */
+	r = fcntl(fuse_session_fd(front->se), F_SETFL,
+		  fcntl(fuse_session_fd(front->se), F_GETFL) | O_NONBLOCK);
+	if (r < 0) {
+		r = ukd_negerrno();
+		goto fail;
+	}
 	r = sd_event_add_io(event, &front->io, fuse_session_fd(front->se), EPOLLIN,
 			    fuse_front_io, front);
 	if (r < 0)
