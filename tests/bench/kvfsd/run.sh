@@ -119,7 +119,8 @@ if [ -x "$PTLL" ]; then
 	echo "-- passthrough_ll (-o cache=always, source on tmpfs)"
 	mkdir "$B/src"
 	# It keeps an O_PATH fd per inode: let it have one per file.
-	(ulimit -n "$(ulimit -Hn)"; exec "$PTLL" -f -o source="$B/src",cache=always "$M") \
+	(ulimit -n $((NFILES * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+	 exec "$PTLL" -f -o source="$B/src",cache=always "$M") \
 		2>"$T/ptll.log" &
 	PID=$!
 	wait_mount passthrough_ll || exit 1
