@@ -60,7 +60,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "front-internal.h"
+#include "front-request.h"
 #include "log.h"
 
 #define CUSE_DEVICE "/dev/cuse"
@@ -70,22 +70,14 @@
 #define CUSE_MINOR_MAX ((1u << 20) - 1)
 
 struct cuse_front;
-struct cuse_open;
 
 struct cuse_node {
 	struct cuse_front *front;
 	struct ukd_chardev *dev;
 	struct fuse_session *se;      /* owns the /dev/cuse fd */
 	sd_event_source *io;
-	struct cuse_open *opens;      /* open files of this node, for wake */
+	struct ukd_front_open *opens; /* open files of this node, for wake */
 	char *devname;                /* "DEVNAME=<name>", CUSE_INIT's device info */
-};
-
-struct cuse_open {
-	struct ukd_file *file;
-	struct cuse_node *node;
-	struct fuse_pollhandle *ph;   /* set while a poller waits */
-	struct cuse_open *prev, *next;
 };
 
 struct cuse_front {
@@ -98,153 +90,67 @@ struct cuse_front {
 	void *iobuf;                  /* UKD_CHARDEV_MAX_IO bytes */
 };
 
-static void open_unlink(struct cuse_open *o)
+static struct ukd_front_open *open_of(struct fuse_file_info *fi)
 {
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		o->node->opens = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
-	o->prev = o->next = NULL;
-}
-
-static void open_free(struct cuse_open *o)
-{
-	open_unlink(o);
-	if (o->ph)
-		fuse_pollhandle_destroy(o->ph);
-	ukd_front_file_release(o->file);
-	free(o);
+	return (struct ukd_front_open *)(uintptr_t)fi->fh;
 }
 
 static void cf_open(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct cuse_node *node = fuse_req_userdata(req);
-	struct cuse_open *o;
+	struct ukd_front_open *o;
 	int r;
 
-	o = calloc(1, sizeof(*o));
+	o = ukd_front_open_new(&node->opens, node->dev, fi->flags, &r);
 	if (!o) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	o->node = node;
-	o->file = ukd_front_file_open(node->dev, fi->flags, &r);
-	if (!o->file) {
-		free(o);
 		fuse_reply_err(req, -r);
 		return;
 	}
-	o->file->front_data = o;
-	o->next = node->opens;
-	if (o->next)
-		o->next->prev = o;
-	node->opens = o;
-
 	fi->fh = (uintptr_t)o;
 	fi->direct_io = 1;   /* CUSE is always direct I/O; said for clarity */
 	fi->nonseekable = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		/* The opener is gone (interrupted): the kernel sends no release. */
-		open_free(o);
+		ukd_front_open_free(o);
 }
 
 static void cf_release(fuse_req_t req, struct fuse_file_info *fi)
 {
-	struct cuse_open *o = (struct cuse_open *)(uintptr_t)fi->fh;
-
-	if (o)
-		open_free(o);
-	fuse_reply_err(req, 0);
+	ukd_front_reply_release(req, open_of(fi));
 }
 
 static void cf_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct cuse_node *node = fuse_req_userdata(req);
-	struct cuse_open *o = (struct cuse_open *)(uintptr_t)fi->fh;
-	ssize_t n;
 
 	/* @off is 0, or the bytes already read by this read(2): the device's
 	 * own file->pos is the position (see the header). */
-	if (!o || !o->file->dev->ops->read) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (size > UKD_CHARDEV_MAX_IO)
-		size = UKD_CHARDEV_MAX_IO;
 	ukd_log(LOG_DEBUG, "/dev/%s: read %zu at offset %lld", node->dev->name, size, (long long)off);
-	n = o->file->dev->ops->read(o->file, node->front->iobuf, size);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, node->front->iobuf, (size_t)n);
+	ukd_front_reply_read(req, open_of(fi), size, node->front->iobuf);
 }
 
 static void cf_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	struct cuse_open *o = (struct cuse_open *)(uintptr_t)fi->fh;
-	/* The kernel starts each write(2) at offset 0 (see the header). */
-	struct ukd_write w = { .buf = buf, .size = size, .continued = off != 0 };
-	ssize_t n;
+	struct cuse_node *node = fuse_req_userdata(req);
 
-	if (!o || !o->file->dev->ops->write) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (size > UKD_CHARDEV_MAX_IO) {
-		fuse_reply_err(req, EFBIG);
-		return;
-	}
-	ukd_log(LOG_DEBUG, "/dev/%s: write %zu at offset %lld", o->node->dev->name, size, (long long)off);
-	n = o->file->dev->ops->write(o->file, &w);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_write(req, (size_t)n);
+	/* The kernel starts each write(2) at offset 0 (see the header). */
+	ukd_log(LOG_DEBUG, "/dev/%s: write %zu at offset %lld", node->dev->name, size, (long long)off);
+	ukd_front_reply_write(req, open_of(fi), buf, size, off);
 }
 
 static void cf_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *fi,
 		     unsigned int flags, const void *in_buf, size_t in_bufsz,
 		     size_t out_bufsz)
 {
-	struct cuse_open *o = (struct cuse_open *)(uintptr_t)fi->fh;
-	unsigned char out[UKD_CHARDEV_MAX_IOCTL_ARG];
-	int r;
-
-	/* We never ask for unrestricted ioctls; refuse them if they come. */
-	if (!o || (flags & FUSE_IOCTL_UNRESTRICTED)) {
-		fuse_reply_err(req, ENOTTY);
-		return;
-	}
-	if (out_bufsz > sizeof(out)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	r = ukd_front_file_ioctl(o->file, (unsigned int)cmd, in_buf, in_bufsz, out, out_bufsz);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_ioctl(req, 0, out_bufsz ? out : NULL, out_bufsz);
+	/* We never ask for unrestricted ioctls; they are refused if they come. */
+	ukd_front_reply_ioctl(req, open_of(fi), (unsigned int)cmd, flags, in_buf, in_bufsz,
+			      out_bufsz);
 }
 
 static void cf_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
-	struct cuse_open *o = (struct cuse_open *)(uintptr_t)fi->fh;
-
-	if (!o) {
-		if (ph)
-			fuse_pollhandle_destroy(ph);
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	if (ph) {
-		if (o->ph)
-			fuse_pollhandle_destroy(o->ph);
-		o->ph = ph;
-	}
-	fuse_reply_poll(req, ukd_front_file_poll(o->file));
+	ukd_front_reply_poll(req, open_of(fi), ph);
 }
 
 static const struct cuse_lowlevel_ops cuse_front_ops = {
@@ -260,15 +166,8 @@ static void cuse_node_wake(struct ukd_chardev *dev)
 {
 	struct cuse_node *node = dev->front_data;
 
-	if (!node)
-		return;
-	for (struct cuse_open *o = node->opens; o; o = o->next) {
-		if (!o->ph)
-			continue;
-		fuse_lowlevel_notify_poll(o->ph);
-		fuse_pollhandle_destroy(o->ph);
-		o->ph = NULL;
-	}
+	if (node)
+		ukd_front_open_wake_all(node->opens);
 }
 
 static int cuse_node_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -438,8 +337,7 @@ static void cuse_node_stop(struct cuse_node *node)
 	node->io = sd_event_source_disable_unref(node->io);
 	/* Drop the files before the session: their poll handles point at it.
 	 * The kernel sends no release once the fd is closed. */
-	while (node->opens)
-		open_free(node->opens);
+	ukd_front_open_free_all(&node->opens);
 	if (node->se) {
 		/* Closes the fd: the kernel removes /dev/NAME right away. */
 		fuse_session_destroy(node->se);

@@ -37,25 +37,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "front-internal.h"
+#include "front-request.h"
 #include "log.h"
 
 #define FUSE_FRONT_TIMEOUT 86400.0
 #define FUSE_FRONT_FIRST_INO 2
 
-struct fuse_open;
-
 struct fuse_node {
 	struct fuse_front *front;
 	struct ukd_chardev *dev;
-	struct fuse_open *opens;      /* open files of this node, for wake */
-};
-
-struct fuse_open {
-	struct ukd_file *file;
-	struct fuse_node *node;
-	struct fuse_pollhandle *ph;   /* set while a poller waits */
-	struct fuse_open *prev, *next;
+	struct ukd_front_open *opens; /* open files of this node, for wake */
 };
 
 struct fuse_front {
@@ -225,19 +216,8 @@ static void ff_eperm_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, EPERM);
 }
 
-static void open_unlink(struct fuse_open *o)
-{
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		o->node->opens = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
-	o->prev = o->next = NULL;
-}
-
 /* fuse_reply_open() without FOPEN_STREAM: see the header comment. */
-static int reply_open_stream(fuse_req_t req, struct fuse_open *o)
+static int reply_open_stream(fuse_req_t req, struct ukd_front_open *o)
 {
 	struct fuse_open_out out = {
 		.fh = (uintptr_t)o,
@@ -251,143 +231,66 @@ static void ff_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fuse_front *front = fuse_req_userdata(req);
 	struct fuse_node *node = node_of(front, ino);
-	struct fuse_open *o;
+	struct ukd_front_open *o;
 	int r;
 
 	if (!node) {
 		fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
 		return;
 	}
-	o = calloc(1, sizeof(*o));
+	o = ukd_front_open_new(&node->opens, node->dev, fi->flags, &r);
 	if (!o) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	o->node = node;
-	o->file = ukd_front_file_open(node->dev, fi->flags, &r);
-	if (!o->file) {
-		free(o);
 		fuse_reply_err(req, -r);
 		return;
 	}
-	o->file->front_data = o;
-	o->next = node->opens;
-	if (o->next)
-		o->next->prev = o;
-	node->opens = o;
-
-	if (reply_open_stream(req, o) != 0) {
+	if (reply_open_stream(req, o) != 0)
 		/* The opener is gone (interrupted): the kernel sends no release. */
-		open_unlink(o);
-		ukd_front_file_release(o->file);
-		free(o);
-	}
+		ukd_front_open_free(o);
+}
+
+static struct ukd_front_open *open_of(struct fuse_file_info *fi)
+{
+	return (struct ukd_front_open *)(uintptr_t)fi->fh;
 }
 
 static void ff_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fuse_open *o = (struct fuse_open *)(uintptr_t)fi->fh;
-
-	if (o) {
-		open_unlink(o);
-		if (o->ph)
-			fuse_pollhandle_destroy(o->ph);
-		ukd_front_file_release(o->file);
-		free(o);
-	}
-	fuse_reply_err(req, 0);
+	ukd_front_reply_release(req, open_of(fi));
 }
 
 static void ff_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_front *front = fuse_req_userdata(req);
-	struct fuse_open *o = (struct fuse_open *)(uintptr_t)fi->fh;
-	ssize_t n;
 
-	if (!o->file->dev->ops->read) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (size > UKD_CHARDEV_MAX_IO)
-		size = UKD_CHARDEV_MAX_IO;
-	n = o->file->dev->ops->read(o->file, front->iobuf, size);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, front->iobuf, (size_t)n);
+	ukd_front_reply_read(req, open_of(fi), size, front->iobuf);
 }
 
 static void ff_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
-	struct fuse_open *o = (struct fuse_open *)(uintptr_t)fi->fh;
-	struct ukd_write w = { .buf = buf, .size = size };
-	ssize_t n;
-
-	if (!o->file->dev->ops->write) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (size > UKD_CHARDEV_MAX_IO) {
-		fuse_reply_err(req, EFBIG);
-		return;
-	}
-	w.continued = off != 0;
-	n = o->file->dev->ops->write(o->file, &w);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_write(req, (size_t)n);
+	ukd_front_reply_write(req, open_of(fi), buf, size, off);
 }
 
 static void ff_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 		     size_t in_bufsz, size_t out_bufsz)
 {
-	struct fuse_open *o = (struct fuse_open *)(uintptr_t)fi->fh;
-	unsigned char out[UKD_CHARDEV_MAX_IOCTL_ARG];
-	int r;
-
-	if ((flags & FUSE_IOCTL_DIR) || !o) {
-		fuse_reply_err(req, ENOTTY);
-		return;
-	}
-	if (out_bufsz > sizeof(out)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	r = ukd_front_file_ioctl(o->file, cmd, in_buf, in_bufsz, out, out_bufsz);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_ioctl(req, 0, out_bufsz ? out : NULL, out_bufsz);
+	ukd_front_reply_ioctl(req, open_of(fi), cmd, flags, in_buf, in_bufsz, out_bufsz);
 }
 
 static void ff_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		    struct fuse_pollhandle *ph)
 {
-	struct fuse_open *o = (struct fuse_open *)(uintptr_t)fi->fh;
-
-	if (ph) {
-		if (o->ph)
-			fuse_pollhandle_destroy(o->ph);
-		o->ph = ph;
-	}
-	fuse_reply_poll(req, ukd_front_file_poll(o->file));
+	ukd_front_reply_poll(req, open_of(fi), ph);
 }
 
 static void fuse_node_wake(struct ukd_chardev *dev)
 {
 	struct fuse_node *node = dev->front_data;
 
-	for (struct fuse_open *o = node->opens; o; o = o->next) {
-		if (!o->ph)
-			continue;
-		fuse_lowlevel_notify_poll(o->ph);
-		fuse_pollhandle_destroy(o->ph);
-		o->ph = NULL;
-	}
+	if (node)
+		ukd_front_open_wake_all(node->opens);
 }
 
 static const struct fuse_lowlevel_ops fuse_front_ops = {
@@ -444,15 +347,7 @@ static void fuse_front_free(void *impl)
 	for (size_t i = 0; i < front->n_nodes; i++) {
 		struct fuse_node *node = &front->nodes[i];
 
-		while (node->opens) {
-			struct fuse_open *o = node->opens;
-
-			open_unlink(o);
-			if (o->ph)
-				fuse_pollhandle_destroy(o->ph);
-			ukd_front_file_release(o->file);
-			free(o);
-		}
+		ukd_front_open_free_all(&node->opens);
 		node->dev->wake = NULL;
 		node->dev->front_data = NULL;
 	}
