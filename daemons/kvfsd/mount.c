@@ -126,8 +126,10 @@ static void *kvfs_worker(void *userdata)
 			continue;
 		if (r <= 0) {
 			pthread_mutex_lock(&fs->lock);
-			/* 0 or -ENODEV: unmounted from outside (fusermount3 -u). */
-			if (r == 0 || r == -ENODEV) {
+			/* 0 or -ENODEV: unmounted from outside (fusermount3 -u).
+			 * !mounted: kvfs_run() unmounted, which closed the fd
+			 * under this thread (EBADF): the normal way out too. */
+			if (r == 0 || r == -ENODEV || !fs->mounted) {
 				if (fs->mounted)
 					ukd_log(LOG_INFO, "%s: unmounted", fs->cfg.mountpoint);
 				fs->mounted = false;

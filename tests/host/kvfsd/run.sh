@@ -204,7 +204,7 @@ mount_kvfs size=16m || exit 1
 echo data > "$M/file"
 kill -TERM "$PID"
 wait_daemon
-[ "$RC" = 0 ] || fail "SIGTERM: kvfsd exited with $RC"
+[ "$RC" = 0 ] || { fail "SIGTERM: kvfsd exited with $RC"; sed 's/^/  daemon: /' "$T/daemon.log"; }
 mountpoint -q "$M" && fail "SIGTERM left the mount behind"
 grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log" || fail "leaks after SIGTERM"
 
