@@ -29,20 +29,11 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 100); do [ -e "$DIR/kkey127" ] && break; sleep 0.05; done
-[ -e "$DIR/kkey127" ] || { echo "demo: kkeyd did not create its nodes" >&2; exit 1; }
+[ -e "$DIR/kkey127" ] && kill -0 "$PID" 2>/dev/null ||
+	{ echo "demo: kkeyd did not start (see its message above)" >&2; exit 1; }
 echo "demo: kkeyd is serving $DIR/kkey000..kkey127 (${MODE[0]#--})"
 
-# "Ode to Joy": note number and length in eighths, at 120 bpm (0.25 s each).
-MELODY="64:2 64:2 65:2 67:2 67:2 65:2 64:2 62:2 60:2 60:2 62:2 64:2 64:3 62:1 62:4"
-"$KKEYCTL" -d "$DIR/kkey000" reset
-for n in $MELODY; do
-	note=$(printf '%03d' "${n%%:*}")
-	echo 1 > "$DIR/kkey$note"
-	sleep "$(awk "BEGIN{print ${n##*:} * 0.25 - 0.03}")"
-	echo 0 > "$DIR/kkey$note"
-	sleep 0.03
-done
-cat "$DIR/kkey000" > "$OUT/song.mid"
+KKEYCTL=$KKEYCTL "$UKD_SRC/scripts/play-melody.sh" "$DIR" "$OUT/song.mid"
 echo "demo: wrote $OUT/song.mid ($(stat -c %s "$OUT/song.mid") bytes):"
 "$KKEYCTL" dump "$OUT/song.mid" | grep -c note-on | sed 's/^/demo:   note-ons: /'
 if command -v fluidsynth >/dev/null && [ -e /usr/share/sounds/sf2/TimGM6mb.sf2 ]; then
