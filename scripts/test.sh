@@ -29,7 +29,7 @@ run_suites() {
 }
 
 if ukd_build "$UKD_SRC/build-test" -Dwerror=true; then
-	run_suites "$UKD_SRC/build-test" plain --no-suite bench
+	run_suites "$UKD_SRC/build-test" plain --suite unit --suite host --suite vm
 	[ $BENCH = 1 ] && meson test -C "$UKD_SRC/build-test" --suite bench -v
 else
 	echo "BUILD FAILED: build-test" > "$RESULTS/build-failed"
