@@ -6,13 +6,15 @@
 # Usage: sudo scripts/demo.sh [OUTDIR]
 set -euo pipefail
 UKD_SRC=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "${1:-.}"
 OUT=$(realpath "${1:-.}")
 # shellcheck source=packages.sh
 . "$UKD_SRC/scripts/packages.sh"
 
 ukd_install "${UKD_BUILD_PACKAGES[@]}" "${UKD_DEMO_PACKAGES[@]}"
-BUILD=$UKD_SRC/build
-ukd_build "$BUILD"
+# Programs only (no test programs, so no test packages needed).
+BUILD=$UKD_SRC/build-demo
+ukd_build "$BUILD" -Dtests=false
 KKEYD=$BUILD/daemons/kkeyd/kkeyd
 KKEYCTL=$BUILD/tools/kkeyctl
 
