@@ -12,9 +12,8 @@ UKD_DEMO_PACKAGES=(fluidsynth timgm6mb-soundfont)
 # Every test tier this machine can run.
 UKD_TEST_PACKAGES=(
 	check python3 python3-mido midicsv fluidsynth timgm6mb-soundfont sox
-	ent rng-tools5 util-linux procps psmisc attr acl
-	qemu-system-x86 qemu-utils linux-image-amd64 linux-headers-amd64 busybox-static
-	alsa-utils cpio xz-utils kmod
+	ent rng-tools5 util-linux procps
+	qemu-system-x86 linux-image-amd64 busybox-static alsa-utils xz-utils kmod
 )
 
 # ukd_install PKG... - install what is missing; apt-get update only if needed.
