@@ -248,7 +248,7 @@ struct buf {
 
 static void buf_put(struct buf *b, const void *data, size_t len)
 {
-	if (b->err)
+	if (b->err || len == 0)
 		return;
 	if (len > SIZE_MAX - b->len) {
 		b->err = -EOVERFLOW;
@@ -716,11 +716,12 @@ static struct inode *load_inode_new(struct super_block *sb, uint64_t ino, uint64
 	return inode;
 }
 
-static int load_stream(struct super_block *sb, struct image *img, const struct image_super *su,
-		       const uint8_t *stream, uint64_t *map, struct loader *l)
+static int load_stream_tab(struct super_block *sb, struct image *img, const struct image_super *su,
+			   const uint8_t *stream, uint64_t *map, struct loader *l,
+			   struct ino_entry **tabp)
 {
 	struct cred root = { .capable = true };
-	_cleanup_free_ struct ino_entry *tab = NULL;
+	struct ino_entry *tab;
 	_cleanup_free_ uint8_t *page = malloc(KVFS_PAGE_SIZE);
 	_cleanup_free_ char *name = malloc(KVFS_XATTR_NAME_MAX + 1);
 	uint64_t ninodes, ndirents, max_ino = su->root_ino;
@@ -734,7 +735,7 @@ static int load_stream(struct super_block *sb, struct image *img, const struct i
 	/* An inode record is at least 120 bytes. */
 	if (l->bad || ninodes == 0 || ninodes > su->meta_len / 120)
 		return corrupt(l, "inode count %llu out of range", (unsigned long long)ninodes);
-	tab = calloc(ninodes, sizeof(*tab));
+	tab = *tabp = calloc(ninodes + 1, sizeof(*tab)); /* ends with a zero entry */
 	if (!tab)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < ninodes; i++) {
@@ -899,6 +900,21 @@ static int load_stream(struct super_block *sb, struct image *img, const struct i
 		return corrupt(l, "next inode number is in use");
 	sb->s_next_ino = su->next_ino;
 	return 0;
+}
+
+/* Load the stream; on failure drop the references of inodes made but not
+ * yet named (a named one belongs to its dentry, which teardown frees). */
+static int load_stream(struct super_block *sb, struct image *img, const struct image_super *su,
+		       const uint8_t *stream, uint64_t *map, struct loader *l)
+{
+	struct ino_entry *tab = NULL;
+	int r = load_stream_tab(sb, img, su, stream, map, l, &tab);
+
+	for (struct ino_entry *e = tab; r < 0 && e && e->inode; e++)
+		if (!e->placed)
+			iput(e->inode);
+	free(tab);
+	return r;
 }
 
 static void image_free(struct image *img)

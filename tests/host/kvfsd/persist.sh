@@ -79,6 +79,10 @@ unmount_kvfs() {
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	rm -f "$T/pid"
+	# (127: started by remount.sh, not our child; its log is checked alone)
+	wait "$pid" 2>/dev/null; rc=$?
+	[ "$rc" = 0 ] || [ "$rc" = 127 ] || fail "kvfsd exited with $rc"
+	grep -E "Sanitizer|runtime error" "$T/daemon.log" && fail "sanitizer report"
 	grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log" || fail "leak report: $(tail -1 "$T/daemon.log")"
 	grep -q "committed generation" "$T/daemon.log" || fail "no final commit: $(tail -3 "$T/daemon.log")"
 }
@@ -90,6 +94,7 @@ pid=\$(cat "$T/pid")
 timeout 20 fusermount3 -u "$M"
 timeout 30 tail --pid=\$pid -f /dev/null
 grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log"
+if grep -E "Sanitizer|runtime error" "$T/daemon.log"; then exit 1; fi
 grep "committed generation" "$T/daemon.log" | sed 's/^/  daemon: /'
 "$KVFSD" -f -o "\$1" "$M" 2>"$T/daemon.log" &
 echo \$! > "$T/pid"
