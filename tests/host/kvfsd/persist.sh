@@ -14,6 +14,8 @@
 #     superblock alone -> the previous generation mounts
 #  4. the exerciser in segments with a remount from the image after each,
 #     checked against its model every time
+#  5. posix.py (and its ENOSPC part on size=1m,nr_inodes=64) on
+#     image-backed mounts; what it leaves survives a remount unchanged
 #
 # Every mount is unmounted and every daemon stopped on exit (trap); every
 # blocking step is bounded with timeout.
@@ -29,6 +31,7 @@ if [ ! -c /dev/fuse ]; then echo "SKIP: no /dev/fuse"; exit 77; fi
 if [ ! -x $PY ]; then echo "SKIP: no $PY"; exit 77; fi
 
 T=$(mktemp -d /tmp/kvfsd-persist.XXXXXX)
+chmod 755 "$T"   # other users reach the mount (posix.py)
 M=$T/mnt
 IMG=$T/image
 mkdir "$M"
@@ -184,6 +187,24 @@ mount_kvfs "$OPTS" || { cat "$T/daemon.log"; fail "mount for the exerciser"; exi
 timeout 600 $PY "$HERE/exerciser.py" "$M" --ops "$OPS" --seed 3 --segments 3 \
 	--remount "bash $T/remount.sh $OPTS" || fail "exerciser with persistence"
 unmount_kvfs
+echo "  ($SECONDS s)"
+
+echo "== 5. POSIX conformance and ENOSPC on image-backed mounts, then a remount"
+for opts in "allow_other,size=256m" "allow_other,size=1m,nr_inodes=64"; do
+	rm -f "$IMG"
+	small=
+	case $opts in *size=1m*) small=--small ;; esac
+	mount_kvfs "$opts,image=$IMG" || { cat "$T/daemon.log"; fail "mount -o $opts,image="; continue; }
+	timeout 120 $PY "$HERE/posix.py" $small "$M" > "$T/posix.log" 2>&1 || fail "posix.py $small with an image"
+	grep -v "^ok" "$T/posix.log"
+	timeout 60 $PY "$HERE/persist.py" snapshot "$M" "$T/before.json" || fail "snapshot"
+	unmount_kvfs
+	mount_kvfs "allow_other,image=$IMG" || { cat "$T/daemon.log"; fail "remount after posix.py $small"; continue; }
+	timeout 60 $PY "$HERE/persist.py" snapshot "$M" "$T/after.json" || fail "snapshot after remount"
+	timeout 60 $PY "$HERE/persist.py" compare "$T/before.json" "$T/after.json" ||
+		fail "posix.py's leftovers changed across unmount/mount"
+	unmount_kvfs
+done
 echo "  ($SECONDS s)"
 
 if [ "$FAILED" = 0 ]; then echo "PASS"; else echo "FAILED"; fi
