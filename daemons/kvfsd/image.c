@@ -57,6 +57,7 @@ struct image {
 	uint64_t *meta;           /* metadata blocks of the committed generation */
 	uint64_t nmeta;
 	bool loading;
+	bool broken;              /* a superblock write failed: no more writes */
 };
 
 /* ---- CRC32C (Castagnoli, reflected polynomial 0x82f63b78) -------------- */
@@ -187,9 +188,9 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* The page private word: block number (low 40 bits) and CRC32C (high 24
- * bits would not do, so the CRC is kept whole): block in the low 32 bits,
- * CRC in the high 32. Images are therefore limited to 2^32 blocks (16 TiB). */
+/* The page private word (page_private()): the page's block in the low 32
+ * bits (0: not written yet), the CRC32C of what was written there in the
+ * high 32. Images are therefore limited to 2^32 blocks (16 TiB). */
 #define PRIV_BLK(v) ((uint64_t)(uint32_t)(v))
 #define PRIV_CRC(v) ((uint32_t)((v) >> 32))
 #define PRIV(blk, crc) ((uint64_t)(blk) | ((uint64_t)(crc) << 32))
@@ -206,6 +207,8 @@ static int image_writepage(struct address_space *mapping, uint64_t index, void *
 
 	if (!img || img->loading)
 		return 0;
+	if (img->broken)
+		return -EIO;
 	r = block_alloc(img, &blk);
 	if (r < 0)
 		return r;
@@ -419,6 +422,8 @@ int image_commit(struct super_block *sb)
 	struct image_super su;
 	int r;
 
+	if (img->broken)
+		return -EIO;
 	s.map = calloc(img->map_words, 8);
 	block = aligned_alloc(KVFS_PAGE_SIZE, KVFS_PAGE_SIZE);
 	if (!s.map || !block) {
@@ -498,8 +503,14 @@ int image_commit(struct super_block *sb)
 	r = pwrite_all(img->fd, block, KVFS_PAGE_SIZE, (gen % 2) * KVFS_PAGE_SIZE);
 	if (r == 0 && fdatasync(img->fd) < 0)
 		r = -errno;
-	if (r < 0)
-		goto out; /* the slot may be torn: its CRC fails, the other slot rules */
+	if (r < 0) {
+		/* The slot may hold the new generation or be torn; either way
+		 * neither generation's blocks may be touched again: stop
+		 * writing (the next mount sorts it out). */
+		img->broken = true;
+		got = 0;
+		goto out;
+	}
 	/* Committed: the old metadata blocks are free, the new references rule. */
 	for (uint64_t i = 0; i < img->nmeta; i++)
 		bit_clear(img->live, img->meta[i]);
