@@ -259,12 +259,17 @@ static bool radix_free_range(struct address_space *m, struct radix_node *node, u
 	return node->count == 0;
 }
 
+/* Zero part of a present page; the page changed, so it is tagged dirty
+ * (an image must get the zeros, or a later extension would show stale
+ * bytes). Tagging a present page allocates nothing and cannot fail. */
 static void zero_part(struct address_space *m, uint64_t index, size_t from, size_t to)
 {
 	void *page = mapping_find_page(m, index);
 
-	if (page && from < to)
+	if (page && from < to) {
 		memset((unsigned char *)page + from, 0, to - from);
+		(void)mapping_grab_dirty(m, index, false, &page);
+	}
 }
 
 /**
@@ -438,6 +443,30 @@ int64_t mapping_seek(const struct address_space *m, uint64_t pos, uint64_t size,
 	if (at < pos)
 		at = pos;
 	return (int64_t)(at < size ? at : size);
+}
+
+static int radix_each(const struct radix_node *node, unsigned level, uint64_t base,
+		      int (*fn)(uint64_t, void *, void *), void *userdata)
+{
+	uint64_t step = UINT64_C(1) << (RADIX_SHIFT * level);
+
+	for (unsigned s = 0; s < RADIX_SLOTS; s++) {
+		int r;
+
+		if (!node->slots[s])
+			continue;
+		r = level == 0 ? fn(base + s, node->slots[s], userdata)
+			       : radix_each(node->slots[s], level - 1, base + s * step, fn, userdata);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int mapping_for_each_page(const struct address_space *m,
+			  int (*fn)(uint64_t index, void *page, void *userdata), void *userdata)
+{
+	return m->root ? radix_each(m->root, m->height - 1, 0, fn, userdata) : 0;
 }
 
 /** mapping_release() - free every page and node (inode destruction). */

@@ -170,6 +170,10 @@ static int kvfs_fsync(struct file *f, bool datasync)
 	struct inode *inode = f->f_inode;
 	int r;
 
+	/* With an image only a commit is durable; it covers the whole tree
+	 * (the names leading to this file included). */
+	if (inode->i_sb->s_image)
+		return sync_filesystem(inode->i_sb);
 	r = mapping_writeback(&inode->i_data);
 	if (r < 0)
 		return r;

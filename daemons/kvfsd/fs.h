@@ -14,6 +14,7 @@
  *   address_space.c  the page tree of a file, dirty tags, write-back
  *   page_alloc.c     page frames for file data, from 2 MiB chunks
  *   xattr.c          extended attributes and the kvfs.stats.* introspection
+ *   image.c          optional image file: allocator, writepage, commit, load
  *   fuse-ops.c       libfuse low-level requests -> the calls above
  *
  * Locking: kvfsd processes one FUSE request at a time: its request threads
@@ -67,9 +68,9 @@ struct cred {
 struct radix_node;
 
 struct address_space_operations {
-	/* Write one dirty page to the backing store. kvfsd keeps data in
-	 * memory only, so write-back just cleans the page; the hook is where
-	 * an image file would be written. */
+	/* Write one dirty page to the backing store: the image file's
+	 * copy-on-write (image.c), or NULL in memory-only mode, where
+	 * write-back just cleans the tag. */
 	int (*writepage)(struct address_space *mapping, uint64_t index, void *page);
 };
 
@@ -104,6 +105,10 @@ int64_t mapping_seek(const struct address_space *mapping, uint64_t pos, uint64_t
 		     int whence);
 void mapping_release(struct address_space *mapping);
 bool mapping_page_dirty(const struct address_space *mapping, uint64_t index);
+/* Call @fn for every present page in index order; stops at the first
+ * non-zero return and returns it. */
+int mapping_for_each_page(const struct address_space *mapping,
+			  int (*fn)(uint64_t index, void *page, void *userdata), void *userdata);
 
 /* ---- inode (inode.c) ---------------------------------------------------- */
 
@@ -218,6 +223,10 @@ ssize_t kvfs_getxattr(struct inode *inode, const char *name, void *buf, size_t s
 ssize_t kvfs_listxattr(struct inode *inode, char *buf, size_t size, const struct cred *cred);
 int kvfs_removexattr(struct inode *inode, const char *name, const struct cred *cred);
 void xattrs_free(struct inode *inode);
+/* Call @fn for every extended attribute; stops at the first non-zero return. */
+int xattr_for_each(const struct inode *inode,
+		   int (*fn)(const char *name, size_t name_len, const void *value, size_t size,
+			     void *userdata), void *userdata);
 ssize_t kvfs_stats_format(struct super_block *sb, const char *key, char *buf, size_t size);
 
 /* ---- file (file.c) ----------------------------------------------------- */
@@ -272,8 +281,13 @@ struct page_allocator {
 void *page_alloc(struct page_allocator *pa, bool zero);
 void page_free(struct page_allocator *pa, void *page);
 void page_allocator_destroy(struct page_allocator *pa);
+/* A word of private data per page (the image's block and CRC), zero for
+ * a new page. */
+uint64_t *page_private(void *page);
 
 /* ---- super block (super.c) ---------------------------------------------- */
+
+struct image;
 
 struct super_operations {
 	struct inode *(*alloc_inode)(struct super_block *sb);
@@ -311,6 +325,8 @@ struct super_block {
 	struct page_allocator s_page_alloc;
 	struct inode *s_inodes;   /* every live inode, for sync and teardown */
 	struct file *s_files;     /* every open file, for teardown */
+	struct image *s_image;    /* backing image file; NULL: memory only */
+	bool s_changed;           /* anything changed since the last commit */
 };
 
 struct super_block *super_new(const struct kvfs_mount_opts *opts, int *err);

@@ -36,6 +36,7 @@ bool in_group(const struct cred *cred, gid_t gid)
 
 void inode_mark_dirty(struct inode *inode)
 {
+	inode->i_sb->s_changed = true;
 	if (!(inode->i_state & I_DIRTY)) {
 		inode->i_state |= I_DIRTY;
 		inode->i_sb->s_dirty_inodes++;

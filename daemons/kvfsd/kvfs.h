@@ -29,6 +29,8 @@ struct kvfs_config {
 	bool foreground;
 	bool debug;
 	char *mountpoint;
+	char *image;              /* image file; NULL: memory only */
+	unsigned commit_seconds;  /* flusher interval with an image */
 };
 
 /*
@@ -47,6 +49,7 @@ struct kvfs {
 	struct fuse_session *se;
 	sd_event *event;
 	sd_event_source *sig_term, *sig_int, *sig_hup, *efd_src;
+	sd_event_source *flusher; /* commits the image every cfg.commit_seconds */
 	int efd;                  /* eventfd: a worker saw the session end */
 	pthread_t workers[KVFS_THREADS_MAX];
 	unsigned n_workers;

@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <systemd/sd-daemon.h>
 
+#include "image.h"
 #include "log.h"
 
 int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
@@ -29,6 +30,7 @@ int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 		return -ENOMEM;
 	fs->cfg = *cfg;
 	cfg->mountpoint = NULL; /* ours now */
+	cfg->image = NULL;
 	fs->efd = -1;
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->iov_max = KVFS_MAX_IO / KVFS_PAGE_SIZE + 2;
@@ -42,6 +44,25 @@ int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 	if (!fs->sb) {
 		kvfs_free(fs);
 		return r;
+	}
+	if (fs->cfg.image) {
+		char msg[256];
+
+		r = image_attach(fs->sb, fs->cfg.image, fs->sb->s_blocks_max << KVFS_PAGE_SHIFT,
+				 msg, sizeof(msg));
+		if (r < 0) {
+			ukd_log(LOG_ERR, "IMAGE: %s: %s; refusing to mount", fs->cfg.image,
+				msg[0] ? msg : strerror(-r));
+			kvfs_free(fs);
+			return r;
+		}
+		/* An existing image keeps its size; the inode limit follows it. */
+		if (!fs->cfg.mount.nr_inodes)
+			fs->sb->s_inodes_max = fs->sb->s_blocks_max > 1024 ? fs->sb->s_blocks_max : 1024;
+		if (fs->sb->s_inodes_max < fs->sb->s_inodes_live)
+			fs->sb->s_inodes_max = fs->sb->s_inodes_live;
+		ukd_log(LOG_INFO, "image %s: generation %" PRIu64 ", %" PRIu64 " inodes",
+			fs->cfg.image, image_generation(fs->sb), fs->sb->s_inodes_live);
 	}
 	*ret = fs;
 	return 0;
@@ -173,6 +194,23 @@ static int kvfs_signal(sd_event_source *s, const struct signalfd_siginfo *si, vo
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+/* The flusher: commit the image every commit= seconds if anything changed. */
+static int kvfs_flush(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct kvfs *fs = userdata;
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	r = sync_filesystem(fs->sb);
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0)
+		ukd_log(LOG_ERR, "image %s: commit failed: %s", fs->cfg.image, strerror(-r));
+	r = sd_event_source_set_time_relative(s, (uint64_t)fs->cfg.commit_seconds * 1000000);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return r;
+}
+
 /* Refuse to stack on a mount point somebody already serves. */
 static int mountpoint_check(const char *path)
 {
@@ -253,6 +291,13 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 	r = sd_event_add_io(fs->event, &fs->efd_src, fs->efd, EPOLLIN, kvfs_efd_event, fs);
 	if (r < 0)
 		return r;
+	if (fs->sb->s_image && fs->cfg.commit_seconds) {
+		r = sd_event_add_time_relative(fs->event, &fs->flusher, CLOCK_MONOTONIC,
+					       (uint64_t)fs->cfg.commit_seconds * 1000000, 0,
+					       kvfs_flush, fs);
+		if (r < 0)
+			return r;
+	}
 	ukd_log(LOG_INFO, "%s: mounted (%" PRIu64 " MiB, %" PRIu64 " inodes, %u threads%s)",
 		fs->canonical, (fs->sb->s_blocks_max << KVFS_PAGE_SHIFT) >> 20, fs->sb->s_inodes_max,
 		fs->cfg.threads, fs->cfg.direct_io ? ", direct_io" : "");
@@ -338,12 +383,26 @@ int kvfs_free(struct kvfs *fs)
 	sd_event_source_disable_unref(fs->sig_term);
 	sd_event_source_disable_unref(fs->sig_int);
 	sd_event_source_disable_unref(fs->sig_hup);
+	sd_event_source_disable_unref(fs->flusher);
 	if (fs->se) {
 		/* Also after an unmount from outside: libfuse then only frees
 		 * its copy of the mount point (it sees the dead fd first). */
 		if (fs->was_mounted)
 			fuse_session_unmount(fs->se);
 		fuse_session_destroy(fs->se);
+	}
+	if (fs->sb && fs->sb->s_image && fs->was_mounted) {
+		/* The last commit: everything the kernel sent before the unmount. */
+		int r = sync_filesystem(fs->sb);
+
+		if (r < 0) {
+			ukd_log(LOG_ERR, "image %s: final commit failed: %s", fs->cfg.image,
+				strerror(-r));
+			code = 1;
+		} else {
+			ukd_log(LOG_INFO, "image %s: committed generation %" PRIu64, fs->cfg.image,
+				image_generation(fs->sb));
+		}
 	}
 	if (fs->sb) {
 		super_teardown(fs->sb, &inodes, &dentries, &pages);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "log.h"
 
 enum {
@@ -28,6 +29,8 @@ enum {
 	KEY_UID,
 	KEY_GID,
 	KEY_THREADS,
+	KEY_IMAGE,
+	KEY_COMMIT,
 };
 
 static const struct fuse_opt kvfs_opts[] = {
@@ -42,6 +45,8 @@ static const struct fuse_opt kvfs_opts[] = {
 	FUSE_OPT_KEY("uid=", KEY_UID),
 	FUSE_OPT_KEY("gid=", KEY_GID),
 	FUSE_OPT_KEY("threads=", KEY_THREADS),
+	FUSE_OPT_KEY("image=", KEY_IMAGE),
+	FUSE_OPT_KEY("commit=", KEY_COMMIT),
 	FUSE_OPT_END
 };
 
@@ -52,7 +57,8 @@ static const char usage[] =
 "the Linux VFS: super block, inodes, a dentry cache with negative entries and\n"
 "an LRU, open files, and per-file address spaces of 4 KiB pages. It works in\n"
 "any container or machine that has /dev/fuse. The data lives in the daemon's\n"
-"memory and is gone when the file system is unmounted.\n"
+"memory and is gone when the file system is unmounted, unless -o image=FILE\n"
+"keeps a durable copy.\n"
 "\n"
 "Options:\n"
 "  -h, --help             show this help and exit\n"
@@ -81,6 +87,15 @@ static const char usage[] =
 "  -o threads=N           threads waiting for requests (1-16). They take turns:\n"
 "                         one request is processed at a time, but a waiting\n"
 "                         reader answers the next request sooner. Default: 3\n"
+"  -o image=FILE          persist the tree to FILE (created if missing, sparse,\n"
+"                         up to about 2.25x size=; an existing image keeps its\n"
+"                         own size). The tree is still served from memory;\n"
+"                         fsync, fsyncdir, kvfsctl sync, the flusher and the\n"
+"                         unmount commit it (copy-on-write, two superblocks,\n"
+"                         CRC32C): a crash loses only what was not committed.\n"
+"                         A corrupt image is refused (exit 1)\n"
+"  -o commit=SECONDS      with image=: flusher interval, 0 = only fsync, sync\n"
+"                         and unmount commit. Default: 5\n"
 "  -o allow_other         let other users use the mount (root, or\n"
 "                         user_allow_other in /etc/fuse.conf)\n"
 "  Permissions are always checked by the kernel (default_permissions).\n"
@@ -228,6 +243,22 @@ static int kvfs_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 			r = -ERANGE;
 		cfg->threads = (unsigned)u;
 		break;
+	case KEY_IMAGE:
+		if (!*v) {
+			r = -EINVAL;
+			break;
+		}
+		free(cfg->image);
+		cfg->image = strdup(v);
+		if (!cfg->image)
+			r = -ENOMEM;
+		break;
+	case KEY_COMMIT:
+		r = parse_u64(v, &u, 10);
+		if (r == 0 && u > 86400)
+			r = -ERANGE;
+		cfg->commit_seconds = (unsigned)u;
+		break;
 	default:
 		return 1; /* keep: libfuse's */
 	}
@@ -251,6 +282,7 @@ int kvfs_parse_args(struct fuse_args *args, struct kvfs_config *cfg)
 		.timeout = KVFS_TIMEOUT_DEFAULT,
 		.threads = KVFS_THREADS_DEFAULT,
 		.readahead_kb = KVFS_MAX_IO / 1024,
+		.commit_seconds = IMAGE_COMMIT_DEFAULT,
 		.mount = { .root_mode = 01777, .root_uid = getuid(), .root_gid = getgid() },
 	};
 	if (fuse_opt_parse(args, cfg, kvfs_opts, kvfs_opt_proc) != 0)
@@ -281,4 +313,6 @@ void kvfs_config_done(struct kvfs_config *cfg)
 {
 	free(cfg->mountpoint);
 	cfg->mountpoint = NULL;
+	free(cfg->image);
+	cfg->image = NULL;
 }

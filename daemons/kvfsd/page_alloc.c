@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -31,6 +32,7 @@ struct page_chunk {
 	unsigned nfree;                 /* pages on @free plus never handed out */
 	unsigned fresh;                 /* next never-used page index (1..CHUNK_PAGES) */
 	bool on_partial;
+	uint64_t *priv;                 /* page_private(), per page index */
 };
 
 static struct page_chunk *chunk_of(const void *page)
@@ -80,6 +82,11 @@ static struct page_chunk *chunk_new(struct page_allocator *pa)
 	(void)madvise(start, CHUNK_SIZE, MADV_HUGEPAGE);
 	c = (struct page_chunk *)start;
 	memset(c, 0, sizeof(*c));
+	c->priv = calloc(CHUNK_PAGES, sizeof(*c->priv));
+	if (!c->priv) {
+		munmap(start, CHUNK_SIZE);
+		return NULL;
+	}
 	c->nfree = CHUNK_USABLE;
 	c->fresh = 1;
 	pa->chunks++;
@@ -124,6 +131,7 @@ void page_free(struct page_allocator *pa, void *page)
 {
 	struct page_chunk *c = chunk_of(page);
 
+	c->priv[((uintptr_t)page - (uintptr_t)c) / KVFS_PAGE_SIZE] = 0;
 	*(void **)page = c->free;
 	c->free = page;
 	c->nfree++;
@@ -138,8 +146,16 @@ void page_free(struct page_allocator *pa, void *page)
 		return;
 	}
 	partial_del(pa, c);
+	free(c->priv);
 	munmap(c, CHUNK_SIZE);
 	pa->chunks--;
+}
+
+uint64_t *page_private(void *page)
+{
+	struct page_chunk *c = chunk_of(page);
+
+	return &c->priv[((uintptr_t)page - (uintptr_t)c) / KVFS_PAGE_SIZE];
 }
 
 /** page_allocator_destroy() - unmap every chunk (all pages must be free). */
@@ -149,6 +165,7 @@ void page_allocator_destroy(struct page_allocator *pa)
 		struct page_chunk *c = pa->partial;
 
 		partial_del(pa, c);
+		free(c->priv);
 		munmap(c, CHUNK_SIZE);
 		pa->chunks--;
 	}

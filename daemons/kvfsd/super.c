@@ -11,6 +11,7 @@
 
 #include "dcache.h"
 #include "fs.h"
+#include "image.h"
 
 #define KVFS_NEGATIVE_MAX_DEFAULT 65536
 
@@ -38,8 +39,11 @@ static int kvfs_write_inode(struct inode *inode, bool sync)
 	return 0;
 }
 
+/* With an image, sync_fs is a commit: data pages first (writepage), then
+ * the metadata and the superblock (image_commit()). */
 static int kvfs_sync_fs(struct super_block *sb, bool wait)
 {
+	uint64_t written = sb->s_pages_written;
 	int ret = 0;
 
 	for (struct inode *inode = sb->s_inodes; inode; inode = inode->i_sb_next) {
@@ -49,6 +53,11 @@ static int kvfs_sync_fs(struct super_block *sb, bool wait)
 			r = sb->s_op->write_inode(inode, wait);
 		if (r < 0 && ret == 0)
 			ret = r;
+	}
+	if (ret == 0 && sb->s_image && (sb->s_changed || sb->s_pages_written != written)) {
+		ret = image_commit(sb);
+		if (ret == 0)
+			sb->s_changed = false;
 	}
 	return ret;
 }
@@ -70,6 +79,7 @@ static int kvfs_statfs(struct super_block *sb, struct statvfs *st)
 
 static void kvfs_put_super(struct super_block *sb)
 {
+	image_detach(sb);
 	page_allocator_destroy(&sb->s_page_alloc);
 	dcache_destroy(sb->s_dcache);
 	free(sb->s_dcache);
@@ -165,6 +175,7 @@ int super_alloc_page(struct super_block *sb, void **page, bool zero)
 
 void super_free_page(struct super_block *sb, void *page)
 {
+	image_page_freed(sb, page);
 	page_free(&sb->s_page_alloc, page);
 	sb->s_blocks_used--;
 }

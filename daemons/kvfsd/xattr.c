@@ -262,6 +262,19 @@ int kvfs_removexattr(struct inode *inode, const char *name, const struct cred *c
 	return 0;
 }
 
+int xattr_for_each(const struct inode *inode,
+		   int (*fn)(const char *name, size_t name_len, const void *value, size_t size,
+			     void *userdata), void *userdata)
+{
+	for (const struct xattr *x = inode->i_xattrs; x; x = x->next) {
+		int r = fn(x->data, x->name_len, x->data + x->name_len + 1, x->size, userdata);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 void xattrs_free(struct inode *inode)
 {
 	while (inode->i_xattrs) {

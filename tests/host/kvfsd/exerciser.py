@@ -20,6 +20,7 @@ import errno
 import mmap
 import os
 import random
+import subprocess
 import sys
 import time
 
@@ -482,12 +483,27 @@ def main():
     t0 = time.monotonic()
     ex = Exerciser(mnt, seed)
     ex.use_mmap = '--no-mmap' not in args
+    # --segments K --remount CMD: K runs of n operations, each followed by
+    # closing every file, running CMD (unmount and mount again from the
+    # image) and checking the whole tree against the model.
+    segments = int(args[args.index('--segments') + 1]) if '--segments' in args else 1
+    remount = args[args.index('--remount') + 1] if '--remount' in args else None
     try:
-        ex.run(n)
-    except AssertionError as e:
+        for seg in range(segments):
+            ex.run(n)
+            if remount:
+                for f in ex.fds:
+                    os.close(f[0])
+                ex.fds = []
+                subprocess.run(remount, shell=True, check=True, timeout=120)
+                ex.check_all()
+                print(f"exerciser: segment {seg + 1}: {n} operations, remounted, "
+                      f"{len(ex.ns)} names match the model")
+    except (AssertionError, subprocess.CalledProcessError) as e:
         print(f"FAIL (seed {seed}, op {ex.ops}): {e}")
         print("model: " + " ".join(f"{p or '/'}:{i.kind}{i.id}" for p, i in sorted(ex.ns.items())))
         return 1
+    n *= segments
     ex.cleanup()
     # The kernel sends FORGETs asynchronously: give them a moment.
     deadline = time.monotonic() + 10

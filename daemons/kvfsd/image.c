@@ -1,0 +1,1072 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Persistence to an image file: the on-disk superblock, inode table and
+ * block allocator (see image.h for the layout), write-back of data pages
+ * (the address space's writepage) and commits.
+ *
+ * Crash safety without a journal, by copy-on-write:
+ *   - a dirty page is always written to a fresh block, never over one the
+ *     committed generation references (@committed) or one a page in memory
+ *     holds (@live);
+ *   - a commit writes the metadata of the whole tree to fresh blocks,
+ *     fdatasync()s, then writes the other superblock slot with the next
+ *     generation and fdatasync()s again. Until that last write the previous
+ *     generation is intact; after it the new one is.
+ * So a kill -9 at any point leaves a mountable image holding the last
+ * committed generation: what fsync/sync/the flusher committed survives.
+ *
+ * Mount checks: the superblock CRC (a slot that fails is skipped: that is
+ * an interrupted commit), every metadata block's CRC and generation, the
+ * stream CRC, every field of the stream against the image's bounds, every
+ * data block's CRC, and that the stored allocator bitmap equals the one
+ * rebuilt from the references. Any failure refuses the mount.
+ */
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dcache.h"
+#include "fs.h"
+#include "macro.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the image format is little-endian; add byte swapping for this host"
+#endif
+
+_Static_assert(sizeof(struct image_super) == 88, "image_super layout");
+_Static_assert(sizeof(struct image_meta_header) == 32, "image_meta_header layout");
+
+struct image {
+	int fd;
+	uint64_t total_blocks;
+	uint64_t generation;      /* committed */
+	uint64_t *live;           /* bitmap: blocks held by pages in memory or metadata */
+	uint64_t *committed;      /* bitmap: blocks the committed generation references */
+	size_t map_words;
+	uint64_t cursor;          /* next block to try */
+	uint64_t *meta;           /* metadata blocks of the committed generation */
+	uint64_t nmeta;
+	bool loading;
+	bool broken;              /* a superblock write failed: no more writes */
+};
+
+/* ---- CRC32C (Castagnoli, reflected polynomial 0x82f63b78) -------------- */
+
+static uint32_t crc_table[8][256];
+
+static void crc_init(void)
+{
+	for (unsigned i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[0][i] = c;
+	}
+	for (unsigned i = 0; i < 256; i++)
+		for (unsigned t = 1; t < 8; t++)
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+/* Slicing by 8: about 1 GB/s here, enough for 4 KiB pages at commit. */
+uint32_t image_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const unsigned char *p = buf;
+
+	pthread_once(&once, crc_init);
+	crc = ~crc;
+	while (len >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		w ^= crc;
+		crc = crc_table[7][w & 0xff] ^ crc_table[6][(w >> 8) & 0xff] ^
+		      crc_table[5][(w >> 16) & 0xff] ^ crc_table[4][(w >> 24) & 0xff] ^
+		      crc_table[3][(w >> 32) & 0xff] ^ crc_table[2][(w >> 40) & 0xff] ^
+		      crc_table[1][(w >> 48) & 0xff] ^ crc_table[0][w >> 56];
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
+	return ~crc;
+}
+
+/* ---- block allocator ---------------------------------------------------- */
+
+static bool bit_test(const uint64_t *map, uint64_t b)
+{
+	return map[b / 64] & (UINT64_C(1) << (b % 64));
+}
+
+static void bit_set(uint64_t *map, uint64_t b)
+{
+	map[b / 64] |= UINT64_C(1) << (b % 64);
+}
+
+static void bit_clear(uint64_t *map, uint64_t b)
+{
+	map[b / 64] &= ~(UINT64_C(1) << (b % 64));
+}
+
+/* A block neither live nor committed, marked live. Returns 0 and @blk, or -ENOSPC. */
+static int block_alloc(struct image *img, uint64_t *blk)
+{
+	uint64_t n = img->total_blocks;
+
+	for (uint64_t tried = 0; tried < n;) {
+		uint64_t b = img->cursor, w = b / 64;
+		uint64_t used = img->live[w] | img->committed[w];
+
+		if (used == UINT64_MAX) {
+			/* Skip a full word. */
+			uint64_t next = (w + 1) * 64;
+
+			tried += next - b;
+			img->cursor = next >= n ? 2 : next;
+			continue;
+		}
+		img->cursor = b + 1 >= n ? 2 : b + 1;
+		tried++;
+		if (b < 2 || b >= n || bit_test(img->live, b) || bit_test(img->committed, b))
+			continue;
+		bit_set(img->live, b);
+		*blk = b;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENODATA; /* short image */
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* The page private word (page_private()): the page's block in the low 32
+ * bits (0: not written yet), the CRC32C of what was written there in the
+ * high 32. Images are therefore limited to 2^32 blocks (16 TiB). */
+#define PRIV_BLK(v) ((uint64_t)(uint32_t)(v))
+#define PRIV_CRC(v) ((uint32_t)((v) >> 32))
+#define PRIV(blk, crc) ((uint64_t)(blk) | ((uint64_t)(crc) << 32))
+#define IMAGE_BLOCKS_MAX (UINT64_C(1) << 32)
+
+/* address_space_operations.writepage: copy-on-write of one page. */
+static int image_writepage(struct address_space *mapping, uint64_t index, void *page)
+{
+	struct super_block *sb = mapping->host->i_sb;
+	struct image *img = sb->s_image;
+	uint64_t *priv = page_private(page), blk;
+	uint32_t crc;
+	int r;
+
+	if (!img || img->loading)
+		return 0;
+	if (img->broken)
+		return -EIO;
+	r = block_alloc(img, &blk);
+	if (r < 0)
+		return r;
+	crc = image_crc32c(0, page, KVFS_PAGE_SIZE);
+	r = pwrite_all(img->fd, page, KVFS_PAGE_SIZE, blk * KVFS_PAGE_SIZE);
+	if (r < 0) {
+		bit_clear(img->live, blk);
+		return r;
+	}
+	if (PRIV_BLK(*priv))
+		bit_clear(img->live, PRIV_BLK(*priv));
+	*priv = PRIV(blk, crc);
+	return 0;
+}
+
+static const struct address_space_operations image_aops = {
+	.writepage = image_writepage,
+};
+
+void image_page_freed(struct super_block *sb, void *page)
+{
+	uint64_t v = *page_private(page);
+
+	if (sb->s_image && PRIV_BLK(v))
+		bit_clear(sb->s_image->live, PRIV_BLK(v));
+}
+
+uint64_t image_generation(const struct super_block *sb)
+{
+	return sb->s_image ? sb->s_image->generation : 0;
+}
+
+/* ---- the metadata stream ------------------------------------------------ */
+
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+	int err;
+};
+
+static void buf_put(struct buf *b, const void *data, size_t len)
+{
+	if (b->err || len == 0)
+		return;
+	if (len > SIZE_MAX - b->len) {
+		b->err = -EOVERFLOW;
+		return;
+	}
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		uint8_t *n;
+
+		while (cap < b->len + len) {
+			if (cap > SIZE_MAX / 2) {
+				b->err = -ENOMEM;
+				return;
+			}
+			cap *= 2;
+		}
+		n = realloc(b->p, cap);
+		if (!n) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->p = n;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+}
+
+static void put64(struct buf *b, uint64_t v) { buf_put(b, &v, 8); }
+static void put32(struct buf *b, uint32_t v) { buf_put(b, &v, 4); }
+
+/* Stream records (all little-endian):
+ *   u64 ninodes, then per inode:
+ *     u64 ino, u32 mode, u32 uid, u32 gid, u32 nlink, u64 rdev, u64 size,
+ *     4 x (i64 sec, u64 nsec) for atime mtime ctime btime,
+ *     u32 link_len, u32 nxattrs, u64 npages,
+ *     link target, nxattrs x (u32 name_len, u32 size, name, value),
+ *     npages x (u64 index, u32 block, u32 crc32c)
+ *   u64 ndirents, then per entry in tree order (parents first):
+ *     u64 parent ino, u64 ino, u32 name_len, name
+ *   the allocator bitmap: ceil(total_blocks / 64) u64 words */
+struct ser {
+	struct buf b;
+	struct image *img;
+	uint64_t *map;            /* the new generation's references */
+	uint64_t npages;
+};
+
+static int ser_xattr(const char *name, size_t name_len, const void *value, size_t size, void *ud)
+{
+	struct ser *s = ud;
+
+	put32(&s->b, (uint32_t)name_len);
+	put32(&s->b, (uint32_t)size);
+	buf_put(&s->b, name, name_len);
+	buf_put(&s->b, value, size);
+	return 0;
+}
+
+static int count_xattr(const char *n, size_t nl, const void *v, size_t sz, void *ud)
+{
+	(*(uint32_t *)ud)++;
+	return 0;
+}
+
+static int count_page(uint64_t index, void *page, void *ud)
+{
+	(*(uint64_t *)ud)++;
+	return 0;
+}
+
+static int ser_page(uint64_t index, void *page, void *ud)
+{
+	struct ser *s = ud;
+	uint64_t v = *page_private(page);
+
+	/* sync_fs wrote every dirty page back first. */
+	if (!PRIV_BLK(v))
+		return -EIO;
+	put64(&s->b, index);
+	put32(&s->b, (uint32_t)PRIV_BLK(v));
+	put32(&s->b, PRIV_CRC(v));
+	bit_set(s->map, PRIV_BLK(v));
+	return 0;
+}
+
+static void put_ts(struct buf *b, const struct timespec *ts)
+{
+	put64(b, (uint64_t)ts->tv_sec);
+	put64(b, (uint64_t)ts->tv_nsec);
+}
+
+static int ser_inode(struct ser *s, const struct inode *inode)
+{
+	uint32_t nx = 0, ll = inode->i_link ? (uint32_t)strlen(inode->i_link) : 0;
+	uint64_t np = 0;
+
+	xattr_for_each(inode, count_xattr, &nx);
+	mapping_for_each_page(&inode->i_data, count_page, &np);
+	put64(&s->b, inode->i_ino);
+	put32(&s->b, inode->i_mode);
+	put32(&s->b, inode->i_uid);
+	put32(&s->b, inode->i_gid);
+	put32(&s->b, (uint32_t)inode->i_nlink);
+	put64(&s->b, inode->i_rdev);
+	put64(&s->b, inode->i_size);
+	put_ts(&s->b, &inode->i_atime);
+	put_ts(&s->b, &inode->i_mtime);
+	put_ts(&s->b, &inode->i_ctime);
+	put_ts(&s->b, &inode->i_btime);
+	put32(&s->b, ll);
+	put32(&s->b, nx);
+	put64(&s->b, np);
+	buf_put(&s->b, inode->i_link, ll);
+	xattr_for_each(inode, ser_xattr, s);
+	return mapping_for_each_page(&inode->i_data, ser_page, s);
+}
+
+/* Directory entries in preorder: a directory's own entry precedes its children's. */
+static void ser_dir(struct ser *s, const struct dentry *dir, uint64_t *n)
+{
+	for (const struct dentry *d = dir->d_child_head; d; d = d->d_sib_next) {
+		if (!d->d_inode || !(d->d_flags & DCACHE_PINNED))
+			continue;
+		put64(&s->b, dir->d_inode->i_ino);
+		put64(&s->b, d->d_inode->i_ino);
+		put32(&s->b, (uint32_t)d->d_len);
+		buf_put(&s->b, d->d_name, d->d_len);
+		(*n)++;
+		if (S_ISDIR(d->d_inode->i_mode))
+			ser_dir(s, d, n);
+	}
+}
+
+static size_t div_up(size_t a, size_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+static void super_fill(struct image_super *su, const struct image *img, const struct super_block *sb,
+		       uint64_t gen, uint64_t meta_first, uint64_t nmeta, uint64_t len, uint32_t crc)
+{
+	memset(su, 0, sizeof(*su));
+	memcpy(su->magic, IMAGE_MAGIC, 8);
+	su->version = IMAGE_VERSION;
+	su->block_size = KVFS_PAGE_SIZE;
+	su->generation = gen;
+	su->total_blocks = img->total_blocks;
+	su->data_blocks_max = sb->s_blocks_max;
+	su->meta_first = meta_first;
+	su->meta_blocks = nmeta;
+	su->meta_len = len;
+	su->next_ino = sb->s_next_ino;
+	su->root_ino = sb->s_root->d_inode->i_ino;
+	su->meta_crc = crc;
+	su->crc = image_crc32c(0, su, sizeof(*su));
+}
+
+int image_commit(struct super_block *sb)
+{
+	struct image *img = sb->s_image;
+	struct ser s = { .img = img };
+	_cleanup_free_ uint64_t *blocks = NULL;
+	_cleanup_free_ uint8_t *block = NULL;
+	size_t map_bytes = img->map_words * 8, nblocks = 0, got = 0;
+	uint64_t ninodes = 0, ndirents = 0, gen = img->generation + 1;
+	size_t count_at;
+	struct image_super su;
+	int r;
+
+	if (img->broken)
+		return -EIO;
+	s.map = calloc(img->map_words, 8);
+	block = aligned_alloc(KVFS_PAGE_SIZE, KVFS_PAGE_SIZE);
+	if (!s.map || !block) {
+		r = -ENOMEM;
+		goto out;
+	}
+	bit_set(s.map, 0);
+	bit_set(s.map, 1);
+	/* Inode table: every inode that has a name (unlinked but open ones die with the mount). */
+	for (const struct inode *i = sb->s_inodes; i; i = i->i_sb_next)
+		if (i->i_nlink || i == sb->s_root->d_inode)
+			ninodes++;
+	put64(&s.b, ninodes);
+	for (const struct inode *i = sb->s_inodes; i; i = i->i_sb_next) {
+		if (!i->i_nlink && i != sb->s_root->d_inode)
+			continue;
+		r = ser_inode(&s, i);
+		if (r < 0)
+			goto out;
+	}
+	count_at = s.b.len;
+	put64(&s.b, 0);
+	ser_dir(&s, sb->s_root, &ndirents);
+	if (s.b.err) {
+		r = s.b.err;
+		goto out;
+	}
+	memcpy(s.b.p + count_at, &ndirents, 8);
+	/* Blocks for the stream, the bitmap included (its size is fixed). */
+	if (s.b.len > SIZE_MAX - map_bytes) {
+		r = -EOVERFLOW;
+		goto out;
+	}
+	nblocks = div_up(s.b.len + map_bytes, IMAGE_META_PAYLOAD);
+	blocks = calloc(nblocks, sizeof(*blocks));
+	if (!blocks) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (; got < nblocks; got++) {
+		r = block_alloc(img, &blocks[got]);
+		if (r < 0)
+			goto out;
+		bit_set(s.map, blocks[got]);
+	}
+	buf_put(&s.b, s.map, map_bytes);
+	if (s.b.err) {
+		r = s.b.err;
+		goto out;
+	}
+	for (size_t i = 0; i < nblocks; i++) {
+		struct image_meta_header h = {
+			.generation = gen, .seq = i, .next = i + 1 < nblocks ? blocks[i + 1] : 0,
+		};
+		size_t off = i * IMAGE_META_PAYLOAD, n = s.b.len - off;
+
+		if (n > IMAGE_META_PAYLOAD)
+			n = IMAGE_META_PAYLOAD;
+		memcpy(h.magic, IMAGE_META_MAGIC, 4);
+		memset(block, 0, KVFS_PAGE_SIZE);
+		memcpy(block, &h, sizeof(h));
+		memcpy(block + sizeof(h), s.b.p + off, n);
+		h.crc = image_crc32c(0, block, KVFS_PAGE_SIZE);
+		memcpy(block, &h, sizeof(h));
+		r = pwrite_all(img->fd, block, KVFS_PAGE_SIZE, blocks[i] * KVFS_PAGE_SIZE);
+		if (r < 0)
+			goto out;
+	}
+	/* Data and metadata on disk before the superblock that points at them. */
+	if (fdatasync(img->fd) < 0) {
+		r = -errno;
+		goto out;
+	}
+	super_fill(&su, img, sb, gen, blocks[0], nblocks, s.b.len, image_crc32c(0, s.b.p, s.b.len));
+	memset(block, 0, KVFS_PAGE_SIZE);
+	memcpy(block, &su, sizeof(su));
+	r = pwrite_all(img->fd, block, KVFS_PAGE_SIZE, (gen % 2) * KVFS_PAGE_SIZE);
+	if (r == 0 && fdatasync(img->fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		/* The slot may hold the new generation or be torn; either way
+		 * neither generation's blocks may be touched again: stop
+		 * writing (the next mount sorts it out). */
+		img->broken = true;
+		got = 0;
+		goto out;
+	}
+	/* Committed: the old metadata blocks are free, the new references rule. */
+	for (uint64_t i = 0; i < img->nmeta; i++)
+		bit_clear(img->live, img->meta[i]);
+	free(img->meta);
+	img->meta = TAKE_PTR(blocks);
+	img->nmeta = nblocks;
+	got = 0;
+	free(img->committed);
+	img->committed = TAKE_PTR(s.map);
+	img->generation = gen;
+	r = 0;
+out:
+	for (size_t i = 0; blocks && i < got; i++)
+		bit_clear(img->live, blocks[i]);
+	free(s.map);
+	free(s.b.p);
+	return r;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+struct loader {
+	const uint8_t *p;
+	size_t len, pos;
+	bool bad;
+	char *msg;
+	size_t msg_size;
+};
+
+static int corrupt(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int corrupt(struct loader *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(l->msg, l->msg_size, "corrupt: ");
+
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < l->msg_size)
+		vsnprintf(l->msg + n, l->msg_size - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EUCLEAN;
+}
+
+static const void *take(struct loader *l, size_t n)
+{
+	const void *p;
+
+	if (l->bad || n > l->len - l->pos) {
+		l->bad = true;
+		return NULL;
+	}
+	p = l->p + l->pos;
+	l->pos += n;
+	return p;
+}
+
+static uint64_t get64(struct loader *l)
+{
+	const void *p = take(l, 8);
+	uint64_t v = 0;
+
+	if (p)
+		memcpy(&v, p, 8);
+	return v;
+}
+
+static uint32_t get32(struct loader *l)
+{
+	const void *p = take(l, 4);
+	uint32_t v = 0;
+
+	if (p)
+		memcpy(&v, p, 4);
+	return v;
+}
+
+static void get_ts(struct loader *l, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)get64(l);
+	ts->tv_nsec = (long)get64(l);
+	if ((uint64_t)ts->tv_nsec >= 1000000000)
+		l->bad = true;
+}
+
+struct ino_entry {
+	uint64_t ino;
+	struct inode *inode;
+	bool placed;
+	uint64_t names;           /* directory entries naming it */
+};
+
+static int ino_cmp(const void *a, const void *b)
+{
+	const struct ino_entry *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static struct ino_entry *ino_find(struct ino_entry *tab, size_t n, uint64_t ino)
+{
+	struct ino_entry key = { .ino = ino };
+
+	return bsearch(&key, tab, n, sizeof(*tab), ino_cmp);
+}
+
+static bool valid_type(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR: case S_IFBLK: case S_IFIFO:
+	case S_IFSOCK:
+		return true;
+	}
+	return false;
+}
+
+/* Read and check the superblock slots; the valid one with the highest generation. */
+static int read_super(int fd, struct image_super *best, struct loader *l, uint64_t file_blocks)
+{
+	bool found = false;
+
+	for (int slot = 0; slot < 2; slot++) {
+		struct image_super su;
+		uint32_t crc;
+
+		if (pread_all(fd, &su, sizeof(su), (uint64_t)slot * KVFS_PAGE_SIZE) < 0)
+			continue;
+		crc = su.crc;
+		su.crc = 0;
+		if (memcmp(su.magic, IMAGE_MAGIC, 8) || image_crc32c(0, &su, sizeof(su)) != crc)
+			continue;
+		if (su.version != IMAGE_VERSION || su.block_size != KVFS_PAGE_SIZE ||
+		    su.total_blocks < 3 || su.total_blocks > IMAGE_BLOCKS_MAX ||
+		    su.total_blocks > file_blocks || su.generation % 2 != (uint64_t)slot ||
+		    su.meta_first < 2 || su.meta_first >= su.total_blocks || !su.meta_blocks ||
+		    su.meta_blocks > su.total_blocks ||
+		    su.meta_len > su.meta_blocks * IMAGE_META_PAYLOAD || !su.data_blocks_max)
+			continue;
+		if (!found || su.generation > best->generation)
+			*best = su;
+		found = true;
+	}
+	if (!found)
+		return corrupt(l, "no valid superblock (both slots fail their magic, CRC32C or bounds)");
+	return 0;
+}
+
+static int read_meta(int fd, const struct image_super *su, uint8_t **stream, uint64_t *map,
+		     struct image *img, struct loader *l)
+{
+	_cleanup_free_ uint8_t *block = malloc(KVFS_PAGE_SIZE);
+	_cleanup_free_ uint8_t *s = malloc(su->meta_len ? su->meta_len : 1);
+	uint64_t blk = su->meta_first, done = 0;
+	int r;
+
+	if (!block || !s)
+		return -ENOMEM;
+	img->meta = calloc(su->meta_blocks, sizeof(*img->meta));
+	if (!img->meta)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < su->meta_blocks; i++) {
+		struct image_meta_header h;
+		uint64_t n = su->meta_len - done;
+
+		if (blk < 2 || blk >= su->total_blocks || bit_test(map, blk))
+			return corrupt(l, "metadata block %llu of the chain is out of range or repeated",
+				       (unsigned long long)blk);
+		bit_set(map, blk);
+		img->meta[img->nmeta++] = blk;
+		r = pread_all(fd, block, KVFS_PAGE_SIZE, blk * KVFS_PAGE_SIZE);
+		if (r < 0)
+			return r == -ENODATA ? corrupt(l, "image truncated") : r;
+		memcpy(&h, block, sizeof(h));
+		memset(block + offsetof(struct image_meta_header, crc), 0, 4);
+		if (memcmp(h.magic, IMAGE_META_MAGIC, 4) ||
+		    image_crc32c(0, block, KVFS_PAGE_SIZE) != h.crc)
+			return corrupt(l, "metadata block %llu fails its CRC32C", (unsigned long long)blk);
+		if (h.generation != su->generation || h.seq != i)
+			return corrupt(l, "metadata block %llu belongs to generation %llu, not %llu",
+				       (unsigned long long)blk, (unsigned long long)h.generation,
+				       (unsigned long long)su->generation);
+		if (n > IMAGE_META_PAYLOAD)
+			n = IMAGE_META_PAYLOAD;
+		memcpy(s + done, block + sizeof(h), n);
+		done += n;
+		blk = h.next;
+	}
+	if (done != su->meta_len || blk != 0)
+		return corrupt(l, "metadata chain length does not match the superblock");
+	if (image_crc32c(0, s, su->meta_len) != su->meta_crc)
+		return corrupt(l, "metadata stream fails its CRC32C");
+	*stream = TAKE_PTR(s);
+	return 0;
+}
+
+/* The inode for a record: the root exists already, others are made. */
+static struct inode *load_inode_new(struct super_block *sb, uint64_t ino, uint64_t root_ino,
+				    mode_t mode, uid_t uid, gid_t gid, int *err)
+{
+	struct cred cred = { .fsuid = uid, .fsgid = gid, .capable = true };
+	struct inode *root = sb->s_root->d_inode, *inode;
+
+	if (ino == root_ino) {
+		if (!S_ISDIR(mode)) {
+			*err = -EUCLEAN;
+			return NULL;
+		}
+		root->i_mode = mode;
+		root->i_uid = uid;
+		root->i_gid = gid;
+		return root;
+	}
+	inode = inode_new(sb, mode, NULL, &cred, err);
+	if (inode)
+		inode->i_mode = mode; /* exactly as stored */
+	return inode;
+}
+
+static int load_stream_tab(struct super_block *sb, struct image *img, const struct image_super *su,
+			   const uint8_t *stream, uint64_t *map, struct loader *l,
+			   struct ino_entry **tabp)
+{
+	struct cred root = { .capable = true };
+	struct ino_entry *tab;
+	_cleanup_free_ uint8_t *page = malloc(KVFS_PAGE_SIZE);
+	_cleanup_free_ char *name = malloc(KVFS_XATTR_NAME_MAX + 1);
+	uint64_t ninodes, ndirents, max_ino = su->root_ino;
+	int r;
+
+	if (!page || !name)
+		return -ENOMEM;
+	l->p = stream;
+	l->len = su->meta_len;
+	ninodes = get64(l);
+	/* An inode record is at least 120 bytes. */
+	if (l->bad || ninodes == 0 || ninodes > su->meta_len / 120)
+		return corrupt(l, "inode count %llu out of range", (unsigned long long)ninodes);
+	tab = *tabp = calloc(ninodes + 1, sizeof(*tab)); /* ends with a zero entry */
+	if (!tab)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < ninodes; i++) {
+		uint64_t ino = get64(l), rdev, size, npages;
+		mode_t mode = get32(l);
+		uid_t uid = get32(l);
+		gid_t gid = get32(l);
+		uint32_t nlink = get32(l), ll, nx;
+		struct timespec ts[4];
+		const char *link;
+		struct inode *inode;
+
+		rdev = get64(l);
+		size = get64(l);
+		for (int t = 0; t < 4; t++)
+			get_ts(l, &ts[t]);
+		ll = get32(l);
+		nx = get32(l);
+		npages = get64(l);
+		link = take(l, ll);
+		if (l->bad || !ino || !valid_type(mode) || (mode & ~(S_IFMT | 07777)) ||
+		    nlink > KVFS_LINK_MAX || size > sb->s_maxbytes || ll > KVFS_SYMLINK_MAX ||
+		    (S_ISLNK(mode) != (ll > 0)) || (npages && !S_ISREG(mode)) ||
+		    npages > su->total_blocks || (S_ISDIR(mode) && size) || ino >= su->next_ino)
+			return corrupt(l, "inode record %llu (ino %llu) is invalid",
+				       (unsigned long long)i, (unsigned long long)ino);
+		inode = load_inode_new(sb, ino, su->root_ino, mode, uid, gid, &r);
+		if (!inode)
+			return r == -EUCLEAN ? corrupt(l, "the root inode is not a directory") : r;
+		tab[i] = (struct ino_entry){ .ino = ino, .inode = inode, .placed = ino == su->root_ino };
+		inode->i_ino = ino;
+		if (ino > max_ino)
+			max_ino = ino;
+		if (ll) {
+			inode->i_link = strndup(link, ll);
+			if (!inode->i_link)
+				return -ENOMEM;
+			if (strlen(inode->i_link) != ll)
+				return corrupt(l, "symlink target of ino %llu holds a NUL",
+					       (unsigned long long)ino);
+		}
+		for (uint32_t x = 0; x < nx; x++) {
+			uint32_t nl = get32(l), vl = get32(l);
+			const char *n, *v;
+
+			if (l->bad || nl == 0 || nl > KVFS_XATTR_NAME_MAX || vl > KVFS_XATTR_SIZE_MAX)
+				return corrupt(l, "xattr of ino %llu is invalid", (unsigned long long)ino);
+			n = take(l, nl);
+			v = take(l, vl);
+			if (l->bad)
+				return corrupt(l, "xattr of ino %llu runs past the stream",
+					       (unsigned long long)ino);
+			memcpy(name, n, nl);
+			name[nl] = '\0';
+			r = kvfs_setxattr(inode, name, v, vl, 0, &root);
+			if (r < 0)
+				return corrupt(l, "xattr of ino %llu refused: %s", (unsigned long long)ino,
+					       strerror(-r));
+		}
+		for (uint64_t p = 0; p < npages; p++) {
+			uint64_t index = get64(l), blk = get32(l);
+			uint32_t crc = get32(l);
+			size_t written;
+
+			if (l->bad || blk < 2 || blk >= su->total_blocks || bit_test(map, blk) ||
+			    index > (sb->s_maxbytes >> KVFS_PAGE_SHIFT))
+				return corrupt(l, "data block %llu of ino %llu is out of range or shared",
+					       (unsigned long long)blk, (unsigned long long)ino);
+			bit_set(map, blk);
+			r = pread_all(img->fd, page, KVFS_PAGE_SIZE, blk * KVFS_PAGE_SIZE);
+			if (r < 0)
+				return r == -ENODATA ? corrupt(l, "image truncated") : r;
+			if (image_crc32c(0, page, KVFS_PAGE_SIZE) != crc)
+				return corrupt(l, "data block %llu of ino %llu fails its CRC32C",
+					       (unsigned long long)blk, (unsigned long long)ino);
+			r = mapping_write(&inode->i_data, index << KVFS_PAGE_SHIFT, page,
+					  KVFS_PAGE_SIZE, &written);
+			if (r < 0)
+				return r == -ENOSPC ? corrupt(l, "more data than the size limit") : r;
+			*page_private(mapping_find_page(&inode->i_data, index)) = PRIV(blk, crc);
+		}
+		/* Clean the tags (writepage is a no-op while loading). */
+		r = mapping_writeback(&inode->i_data);
+		if (r < 0)
+			return r;
+		inode->i_nlink = nlink;
+		inode->i_rdev = (dev_t)rdev;
+		inode->i_size = size;
+		inode->i_atime = ts[0];
+		inode->i_mtime = ts[1];
+		inode->i_ctime = ts[2];
+		inode->i_btime = ts[3];
+	}
+	qsort(tab, ninodes, sizeof(*tab), ino_cmp);
+	for (uint64_t i = 1; i < ninodes; i++)
+		if (tab[i].ino == tab[i - 1].ino)
+			return corrupt(l, "ino %llu appears twice", (unsigned long long)tab[i].ino);
+	if (!ino_find(tab, ninodes, su->root_ino))
+		return corrupt(l, "no root inode");
+	ndirents = get64(l);
+	if (l->bad || ndirents > su->meta_len / 20)
+		return corrupt(l, "directory entry count out of range");
+	for (uint64_t i = 0; i < ndirents; i++) {
+		uint64_t pino = get64(l), cino = get64(l);
+		uint32_t nl = get32(l);
+		const char *n = take(l, nl);
+		struct ino_entry *pe, *ce;
+		struct dentry *d;
+		char nm[KVFS_NAME_MAX + 1];
+
+		if (l->bad || nl == 0 || nl > KVFS_NAME_MAX || memchr(n, '/', nl) || memchr(n, 0, nl) ||
+		    (nl == 1 && n[0] == '.') || (nl == 2 && n[0] == '.' && n[1] == '.'))
+			return corrupt(l, "directory entry %llu has an invalid name", (unsigned long long)i);
+		pe = ino_find(tab, ninodes, pino);
+		ce = ino_find(tab, ninodes, cino);
+		if (!pe || !ce || !pe->placed || !S_ISDIR(pe->inode->i_mode) ||
+		    (ce->placed && S_ISDIR(ce->inode->i_mode)) || cino == su->root_ino)
+			return corrupt(l, "directory entry %llu links ino %llu to ino %llu wrongly",
+				       (unsigned long long)i, (unsigned long long)cino,
+				       (unsigned long long)pino);
+		memcpy(nm, n, nl);
+		nm[nl] = '\0';
+		r = vfs_lookup(pe->inode, nm, &d);
+		if (r < 0)
+			return r;
+		if (d->d_inode) {
+			dput(d);
+			return corrupt(l, "name \"%s\" appears twice in ino %llu", nm,
+				       (unsigned long long)pino);
+		}
+		/* The first name takes over inode_new()'s reference. */
+		d_instantiate(d, ce->placed ? igrab(ce->inode) : ce->inode);
+		dput(d);
+		ce->placed = true;
+		ce->names++;
+		pe->inode->i_entries++;
+		if (S_ISDIR(ce->inode->i_mode))
+			pe->inode->i_subdirs++;
+	}
+	for (uint64_t i = 0; i < ninodes; i++) {
+		const struct inode *inode = tab[i].inode;
+
+		if (!tab[i].placed)
+			return corrupt(l, "ino %llu has no name", (unsigned long long)tab[i].ino);
+		/* Link counts must match the names, or unlink/rmdir would go wrong. */
+		if (S_ISDIR(inode->i_mode) ? inode->i_nlink != 2 + inode->i_subdirs
+					   : inode->i_nlink != tab[i].names)
+			return corrupt(l, "ino %llu has %llu links, the directories say otherwise",
+				       (unsigned long long)tab[i].ino,
+				       (unsigned long long)inode->i_nlink);
+	}
+	/* The allocator bitmap must be exactly the blocks referenced. */
+	{
+		const void *stored = take(l, img->map_words * 8);
+
+		if (l->bad || l->pos != l->len)
+			return corrupt(l, "the allocator bitmap is missing or the stream is too long");
+		if (memcmp(stored, map, img->map_words * 8))
+			return corrupt(l, "the allocator bitmap does not match the blocks in use");
+	}
+	if (su->next_ino <= max_ino)
+		return corrupt(l, "next inode number is in use");
+	sb->s_next_ino = su->next_ino;
+	return 0;
+}
+
+/* Load the stream; on failure drop the references of inodes made but not
+ * yet named (a named one belongs to its dentry, which teardown frees). */
+static int load_stream(struct super_block *sb, struct image *img, const struct image_super *su,
+		       const uint8_t *stream, uint64_t *map, struct loader *l)
+{
+	struct ino_entry *tab = NULL;
+	int r = load_stream_tab(sb, img, su, stream, map, l, &tab);
+
+	for (struct ino_entry *e = tab; r < 0 && e && e->inode; e++)
+		if (!e->placed)
+			iput(e->inode);
+	free(tab);
+	return r;
+}
+
+static void image_free(struct image *img)
+{
+	if (!img)
+		return;
+	if (img->fd >= 0)
+		close(img->fd);
+	free(img->live);
+	free(img->committed);
+	free(img->meta);
+	free(img);
+}
+
+static void clean_all(struct super_block *sb)
+{
+	for (struct inode *i = sb->s_inodes; i; i = i->i_sb_next)
+		sb->s_op->write_inode(i, false);
+	sb->s_changed = false;
+	sb->s_pages_written = 0;
+}
+
+int image_attach(struct super_block *sb, const char *path, uint64_t size, char *msg,
+		 size_t msg_size)
+{
+	struct image *img = calloc(1, sizeof(*img));
+	struct loader l = { .msg = msg, .msg_size = msg_size };
+	_cleanup_free_ uint8_t *stream = NULL;
+	struct image_super su = { 0 };
+	uint64_t inodes_max;
+	struct stat st;
+	int r;
+
+	snprintf(msg, msg_size, "%s", "");
+	if (!img)
+		return -ENOMEM;
+	img->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (img->fd < 0) {
+		r = -errno;
+		snprintf(msg, msg_size, "cannot open: %s", strerror(-r));
+		goto fail;
+	}
+	if (flock(img->fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		snprintf(msg, msg_size, "%s", r == -EBUSY ? "in use by another kvfsd" : strerror(-r));
+		goto fail;
+	}
+	if (fstat(img->fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		snprintf(msg, msg_size, "not a regular file");
+		goto fail;
+	}
+	sb->s_image = img;
+	sb->s_aops = &image_aops;
+	sb->s_root->d_inode->i_data.a_ops = &image_aops;
+	if (st.st_size == 0) {
+		/* New image: room for every data page twice (copy-on-write keeps
+		 * the committed copy until the next commit) plus metadata. Sparse. */
+		uint64_t data = size >> KVFS_PAGE_SHIFT, total;
+
+		if (data > (IMAGE_BLOCKS_MAX - 1024) / 3) {
+			r = -EFBIG;
+			snprintf(msg, msg_size, "size too large for an image (max %llu GiB)",
+				 (unsigned long long)(((IMAGE_BLOCKS_MAX - 1024) / 3) >> 18));
+			goto fail_detached;
+		}
+		total = 2 + 2 * data + data / 4 + 1024;
+		img->total_blocks = total;
+		img->map_words = div_up(total, 64);
+		img->live = calloc(img->map_words, 8);
+		img->committed = calloc(img->map_words, 8);
+		if (!img->live || !img->committed) {
+			r = -ENOMEM;
+			goto fail_detached;
+		}
+		if (ftruncate(img->fd, (off_t)(total * KVFS_PAGE_SIZE)) < 0) {
+			r = -errno;
+			snprintf(msg, msg_size, "cannot size the image: %s", strerror(-r));
+			goto fail_detached;
+		}
+		img->cursor = 2;
+		r = image_commit(sb);
+		if (r < 0) {
+			snprintf(msg, msg_size, "cannot write the first generation: %s", strerror(-r));
+			goto fail_detached;
+		}
+		clean_all(sb);
+		return 0;
+	}
+	r = read_super(img->fd, &su, &l, (uint64_t)st.st_size / KVFS_PAGE_SIZE);
+	if (r < 0)
+		goto fail_detached;
+	img->total_blocks = su.total_blocks;
+	img->map_words = div_up(su.total_blocks, 64);
+	img->live = calloc(img->map_words, 8);
+	img->committed = calloc(img->map_words, 8);
+	if (!img->live || !img->committed) {
+		r = -ENOMEM;
+		goto fail_detached;
+	}
+	bit_set(img->committed, 0);
+	bit_set(img->committed, 1);
+	r = read_meta(img->fd, &su, &stream, img->committed, img, &l);
+	if (r < 0)
+		goto fail_detached;
+	sb->s_blocks_max = su.data_blocks_max;
+	img->loading = true;
+	/* The image's inodes all come back, whatever nr_inodes= says (the
+	 * caller sets the limit afterwards). */
+	inodes_max = sb->s_inodes_max;
+	sb->s_inodes_max = UINT64_MAX;
+	r = load_stream(sb, img, &su, stream, img->committed, &l);
+	sb->s_inodes_max = inodes_max;
+	img->loading = false;
+	if (r < 0)
+		goto fail_detached;
+	memcpy(img->live, img->committed, img->map_words * 8);
+	bit_clear(img->live, 0);
+	bit_clear(img->live, 1);
+	img->generation = su.generation;
+	img->cursor = 2;
+	clean_all(sb);
+	return 0;
+fail_detached:
+	/* The caller tears the half-loaded tree down; its pages' blocks no longer matter. */
+	sb->s_image = NULL;
+fail:
+	if (r == -EUCLEAN && !msg[0])
+		snprintf(msg, msg_size, "corrupt");
+	image_free(img);
+	return r;
+}
+
+void image_detach(struct super_block *sb)
+{
+	if (!sb || !sb->s_image)
+		return;
+	image_free(sb->s_image);
+	sb->s_image = NULL;
+}

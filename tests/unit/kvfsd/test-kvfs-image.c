@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of kvfsd's image file (image.c), driven directly (no FUSE):
+ * CRC32C, commit and load round trip, copy-on-write of rewritten pages,
+ * the superblock fallback and the corruption checks, with exact errors.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dcache.h"
+#include "fs.h"
+#include "image.h"
+
+static const struct cred root_cred = { .fsuid = 0, .fsgid = 0, .capable = true };
+static char path[] = "/tmp/kvfs-image-test.XXXXXX";
+
+static struct super_block *mk_sb(void)
+{
+	struct kvfs_mount_opts o = { .size = 8 << 20, .root_mode = 0755 };
+	int r = 0;
+	struct super_block *sb = super_new(&o, &r);
+
+	ck_assert_msg(sb, "super_new: %s", strerror(-r));
+	return sb;
+}
+
+static struct super_block *attach(int expect, const char *msg_prefix)
+{
+	struct super_block *sb = mk_sb();
+	char msg[256];
+	int r = image_attach(sb, path, 8 << 20, msg, sizeof(msg));
+
+	ck_assert_msg(r == expect, "image_attach: %d (%s), expected %d", r, msg, expect);
+	if (msg_prefix)
+		ck_assert_msg(!strncmp(msg, msg_prefix, strlen(msg_prefix)), "message: %s", msg);
+	return sb;
+}
+
+static void done(struct super_block *sb)
+{
+	uint64_t i = 1, d = 1, p = 1;
+
+	super_teardown(sb, &i, &d, &p);
+	ck_assert_uint_eq(i, 0);
+	ck_assert_uint_eq(d, 0);
+	ck_assert_uint_eq(p, 0);
+}
+
+static void setup(void)
+{
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+
+static void teardown(void)
+{
+	unlink(path);
+	strcpy(path, "/tmp/kvfs-image-test.XXXXXX");
+}
+
+static struct inode *child(struct inode *dir, const char *name)
+{
+	struct dentry *d;
+	struct inode *inode;
+
+	ck_assert_int_eq(vfs_lookup(dir, name, &d), 0);
+	inode = d->d_inode;
+	dput(d);
+	ck_assert_ptr_nonnull(inode);
+	return inode;
+}
+
+static void flip(uint64_t off)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	unsigned char b;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, (off_t)off), 1);
+	b ^= 0xff;
+	ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+	close(fd);
+}
+
+static struct image_super read_super(int slot)
+{
+	struct image_super su;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_eq(pread(fd, &su, sizeof(su), slot * 4096), (ssize_t)sizeof(su));
+	close(fd);
+	return su;
+}
+
+START_TEST(test_crc32c)
+{
+	/* The standard check value of CRC-32C (RFC 3720, B.4 uses the same polynomial). */
+	ck_assert_uint_eq(image_crc32c(0, "123456789", 9), 0xe3069283);
+	ck_assert_uint_eq(image_crc32c(0, "", 0), 0);
+}
+END_TEST
+
+START_TEST(test_round_trip)
+{
+	struct super_block *sb = attach(0, NULL);
+	struct inode *d, *f, *s, *g;
+	struct file *fp;
+	uint64_t ino_f;
+	int r;
+
+	ck_assert_uint_eq(image_generation(sb), 1);
+	ck_assert_int_eq(vfs_mkdir(sb->s_root->d_inode, "dir", 0750, &root_cred, &d), 0);
+	ck_assert_int_eq(vfs_create(d, "file", S_IFREG | 0640, 0, &root_cred, &f), 0);
+	ck_assert_int_eq(vfs_link(f, sb->s_root->d_inode, "hard"), 0);
+	ck_assert_int_eq(vfs_symlink(d, "sym", "file", &root_cred, &s), 0);
+	ck_assert_int_eq(kvfs_setxattr(f, "user.k", "v", 1, 0, &root_cred), 0);
+	fp = file_open(f, O_RDWR, &r);
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(fp->f_op->write(fp, 3 * 4096 + 10, "persist", 7), 7);
+	file_release(fp);
+	ino_f = f->i_ino;
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	ck_assert_uint_eq(image_generation(sb), 2);
+	/* Nothing changed: no new generation. */
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	ck_assert_uint_eq(image_generation(sb), 2);
+	done(sb);
+
+	sb = attach(0, NULL);
+	ck_assert_uint_eq(image_generation(sb), 2);
+	d = child(sb->s_root->d_inode, "dir");
+	g = child(d, "file");
+	ck_assert_ptr_eq(g, child(sb->s_root->d_inode, "hard"));
+	ck_assert_uint_eq(g->i_ino, ino_f);
+	ck_assert_uint_eq(g->i_nlink, 2);
+	ck_assert_uint_eq(g->i_mode, S_IFREG | 0640);
+	ck_assert_uint_eq(g->i_size, 3 * 4096 + 17);
+	ck_assert_uint_eq(g->i_data.nrpages, 1); /* the hole stayed a hole */
+	ck_assert_mem_eq((char *)mapping_find_page(&g->i_data, 3) + 10, "persist", 7);
+	ck_assert_str_eq(child(d, "sym")->i_link, "file");
+	ck_assert_uint_eq(d->i_nlink, 2);
+	ck_assert_uint_eq(sb->s_root->d_inode->i_nlink, 3);
+	{
+		char v[4];
+
+		ck_assert_int_eq(kvfs_getxattr(g, "user.k", v, sizeof(v), &root_cred), 1);
+		ck_assert_int_eq(v[0], 'v');
+	}
+	done(sb);
+}
+END_TEST
+
+/* A rewritten page goes to a new block; the committed one is not reused
+ * before the next commit. */
+START_TEST(test_copy_on_write)
+{
+	struct super_block *sb = attach(0, NULL);
+	struct inode *f;
+	struct file *fp;
+	uint64_t b1, b2;
+	int r;
+
+	ck_assert_int_eq(vfs_create(sb->s_root->d_inode, "f", S_IFREG | 0644, 0, &root_cred, &f), 0);
+	fp = file_open(f, O_RDWR, &r);
+	ck_assert_int_eq(fp->f_op->write(fp, 0, "one", 3), 3);
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	b1 = (uint32_t)*page_private(mapping_find_page(&f->i_data, 0));
+	ck_assert_int_eq(fp->f_op->write(fp, 0, "two", 3), 3);
+	ck_assert_int_eq(mapping_writeback(&f->i_data), 0);
+	b2 = (uint32_t)*page_private(mapping_find_page(&f->i_data, 0));
+	ck_assert_uint_ne(b1, b2);
+	ck_assert_uint_ge(b1, 2);
+	file_release(fp);
+	done(sb);
+}
+END_TEST
+
+START_TEST(test_corrupt_superblocks)
+{
+	struct super_block *sb = attach(0, NULL);
+
+	done(sb);
+	flip(24);
+	flip(4096 + 24);
+	sb = attach(-EUCLEAN, "corrupt: no valid superblock");
+	done(sb);
+}
+END_TEST
+
+/* A torn newest superblock: the previous generation mounts. */
+START_TEST(test_superblock_fallback)
+{
+	struct super_block *sb = attach(0, NULL);
+	struct inode *f;
+
+	ck_assert_int_eq(vfs_create(sb->s_root->d_inode, "a", S_IFREG, 0, &root_cred, &f), 0);
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	ck_assert_int_eq(vfs_create(sb->s_root->d_inode, "b", S_IFREG, 0, &root_cred, &f), 0);
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	ck_assert_uint_eq(image_generation(sb), 3);
+	done(sb);
+	flip(1 * 4096 + 50); /* generation 3 is in slot 1 */
+	sb = attach(0, NULL);
+	ck_assert_uint_eq(image_generation(sb), 2);
+	child(sb->s_root->d_inode, "a");
+	done(sb);
+}
+END_TEST
+
+START_TEST(test_corrupt_metadata)
+{
+	struct super_block *sb = attach(0, NULL);
+	struct image_super su;
+
+	done(sb);
+	su = read_super(1); /* generation 1 */
+	ck_assert_uint_eq(su.generation, 1);
+	flip(su.meta_first * 4096 + 200);
+	sb = attach(-EUCLEAN, "corrupt: metadata block");
+	done(sb);
+}
+END_TEST
+
+START_TEST(test_corrupt_data)
+{
+	struct super_block *sb = attach(0, NULL);
+	struct inode *f;
+	struct file *fp;
+	uint64_t blk;
+	int r;
+
+	ck_assert_int_eq(vfs_create(sb->s_root->d_inode, "f", S_IFREG | 0644, 0, &root_cred, &f), 0);
+	fp = file_open(f, O_RDWR, &r);
+	ck_assert_int_eq(fp->f_op->write(fp, 0, "data", 4), 4);
+	file_release(fp);
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	blk = (uint32_t)*page_private(mapping_find_page(&f->i_data, 0));
+	done(sb);
+	flip(blk * 4096 + 1);
+	sb = attach(-EUCLEAN, "corrupt: data block");
+	done(sb);
+}
+END_TEST
+
+START_TEST(test_in_use)
+{
+	struct super_block *a = attach(0, NULL), *b = attach(-EBUSY, "in use by another kvfsd");
+
+	done(b);
+	done(a);
+}
+END_TEST
+
+static Suite *image_suite(void)
+{
+	Suite *s = suite_create("kvfs-image");
+	TCase *tc = tcase_create("image");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_crc32c);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_copy_on_write);
+	tcase_add_test(tc, test_corrupt_superblocks);
+	tcase_add_test(tc, test_superblock_fallback);
+	tcase_add_test(tc, test_corrupt_metadata);
+	tcase_add_test(tc, test_corrupt_data);
+	tcase_add_test(tc, test_in_use);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(image_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
