@@ -39,6 +39,7 @@
 
 #include "front-request.h"
 #include "log.h"
+#include "mountpoint.h"
 
 #define FUSE_FRONT_TIMEOUT 86400.0
 #define FUSE_FRONT_FIRST_INO 2
@@ -363,27 +364,6 @@ const struct ukd_front_impl ukd_fuse_front_impl = {
 	.free = fuse_front_free,
 };
 
-/* Refuse to stack on a mount point someone already serves (e.g. a second
- * kkeyd): the first would silently be hidden. */
-static int mountpoint_busy(const char *path)
-{
-	struct stat st, parent;
-	_cleanup_free_ char *up = NULL;
-
-	if (stat(path, &st) < 0)
-		return errno == ENOTCONN ? -ENOTCONN : ukd_negerrno();
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (asprintf(&up, "%s/..", path) < 0)
-		return -ENOMEM;
-	if (stat(up, &parent) < 0)
-		return ukd_negerrno();
-	/* A different device than the parent's: something is mounted there. */
-	if (st.st_dev != parent.st_dev)
-		return -EBUSY;
-	return 0;
-}
-
 int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 		       struct ukd_chardev *const *devs, size_t n_devs, sd_event *event)
 {
@@ -398,7 +378,7 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 		return -EINVAL;
 	if (strspn(fsname, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(fsname))
 		return -EINVAL;
-	r = mountpoint_busy(cfg->mountpoint);
+	r = ukd_mountpoint_check(cfg->mountpoint);
 	if (r < 0) {
 		/* Busy is the caller's to explain (it knows which daemon it is). */
 		ukd_log(r == -EBUSY ? LOG_DEBUG : LOG_ERR, "%s: %s", cfg->mountpoint,

@@ -20,6 +20,7 @@
 
 #include "image.h"
 #include "log.h"
+#include "mountpoint.h"
 
 int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 {
@@ -211,25 +212,6 @@ static int kvfs_flush(sd_event_source *s, uint64_t usec, void *userdata)
 	return r;
 }
 
-/* Refuse to stack on a mount point somebody already serves. */
-static int mountpoint_check(const char *path)
-{
-	struct stat st, parent;
-	_cleanup_free_ char *up = NULL;
-
-	if (stat(path, &st) < 0)
-		return errno == ENOTCONN ? -ENOTCONN : ukd_negerrno();
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (asprintf(&up, "%s/..", path) < 0)
-		return -ENOMEM;
-	if (stat(up, &parent) < 0)
-		return ukd_negerrno();
-	if (st.st_dev != parent.st_dev)
-		return -EBUSY;
-	return 0;
-}
-
 /**
  * kvfs_mount() - create the FUSE session and mount it; daemonize unless
  * -f; set up the loop. @args: libfuse's options, left by kvfs_parse_args().
@@ -240,7 +222,7 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 	sigset_t ss;
 	int r;
 
-	r = mountpoint_check(fs->cfg.mountpoint);
+	r = ukd_mountpoint_check(fs->cfg.mountpoint);
 	if (r < 0) {
 		ukd_log(LOG_ERR, "%s: %s", fs->cfg.mountpoint,
 			r == -EBUSY ? "already a mount point" :
