@@ -11,6 +11,7 @@
 #include "front-internal.h"
 #include "kkey.h"
 #include "smf.h"
+#include "check-run.h"
 
 static struct kkey *make(bool keep, size_t capacity)
 {
@@ -274,8 +275,6 @@ int main(void)
 {
 	Suite *s = suite_create("kkey-device");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, names_and_modes);
 	tcase_add_test(tc, write_semantics);
@@ -285,9 +284,5 @@ int main(void)
 	tcase_add_test(tc, ioctls);
 	tcase_add_test(tc, poll_mask);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ukd_check_run(s);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "recorder.h"
+#include "check-run.h"
 
 START_TEST(capacity_enospc)
 {
@@ -205,8 +206,6 @@ int main(void)
 {
 	Suite *s = suite_create("recorder");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, capacity_enospc);
@@ -215,9 +214,5 @@ int main(void)
 	tcase_add_test(tc, snapshot_atomic_under_threads);
 	tcase_add_test(tc, copy_snapshots_under_threads);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ukd_check_run(s);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "smf.h"
+#include "check-run.h"
 
 static uint8_t *load(const char *name, size_t *len)
 {
@@ -255,11 +256,5 @@ static Suite *smf_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(smf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ukd_check_run(smf_suite());
 }

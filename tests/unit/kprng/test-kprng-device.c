@@ -14,6 +14,7 @@
 #include "device.h"
 #include "front-internal.h"
 #include "ref.h"
+#include "../check-run.h"
 
 static struct kprng *dev_new_helped(const char *seed, enum ukd_prng_kind gen, bool helper)
 {
@@ -326,11 +327,5 @@ static Suite *device_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(device_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ukd_check_run(device_suite());
 }

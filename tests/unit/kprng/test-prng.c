@@ -9,6 +9,7 @@
 
 #include "prng/prng.h"
 #include "ref.h"
+#include "../check-run.h"
 
 static void hex(const char *s, uint8_t *p, size_t n)
 {
@@ -446,11 +447,5 @@ static Suite *prng_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(prng_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ukd_check_run(prng_suite());
 }

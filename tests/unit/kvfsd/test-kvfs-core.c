@@ -14,6 +14,7 @@
 
 #include "dcache.h"
 #include "fs.h"
+#include "../check-run.h"
 
 static const struct cred root_cred = { .fsuid = 0, .fsgid = 0, .capable = true };
 
@@ -494,11 +495,5 @@ static Suite *kvfs_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(kvfs_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ukd_check_run(kvfs_suite());
 }

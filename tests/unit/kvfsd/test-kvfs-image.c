@@ -15,6 +15,7 @@
 #include "dcache.h"
 #include "fs.h"
 #include "image.h"
+#include "../check-run.h"
 
 static const struct cred root_cred = { .fsuid = 0, .fsgid = 0, .capable = true };
 static char path[] = "/tmp/kvfs-image-test.XXXXXX";
@@ -278,11 +279,5 @@ static Suite *image_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(image_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ukd_check_run(image_suite());
 }
