@@ -94,7 +94,13 @@ vm_stop() {
 		fi
 		usleep 20000
 	done
-	wait "$_p"
+	vm_reap "$1" "$_p"
+}
+
+# vm_reap NAME PID: collect a daemon that has exited, disarm its watchdog;
+# returns the daemon's exit status.
+vm_reap() {
+	wait "$2"
 	_rc=$?
 	eval "_w=\$VM_WD_$1"
 	kill "$_w" 2>/dev/null
@@ -114,12 +120,7 @@ vm_wait_exit() {
 		fi
 		usleep 20000
 	done
-	wait "$_p"
-	_rc=$?
-	eval "_w=\$VM_WD_$1"
-	kill "$_w" 2>/dev/null
-	eval "VM_PID_$1="
-	return $_rc
+	vm_reap "$1" "$_p"
 }
 
 # vm_export FILE [NAME]: hand a file to the host (base64 on the console);
