@@ -67,8 +67,6 @@ int manager_start(struct manager *m)
 	if (r < 0) {
 		if (m->kind == UKD_FRONT_CUSE && r == -ENODEV)
 			ukd_log(LOG_ERR, "CUSE: /dev/cuse is missing (modprobe cuse), or use --fuse");
-		else if (m->kind == UKD_FRONT_CUSE && r == -EOPNOTSUPP)
-			ukd_log(LOG_ERR, "CUSE: this build's CUSE front end is not available; use --fuse");
 		else
 			ukd_log(LOG_ERR, "cannot serve %s over %s: %s", node->name,
 				ukd_front_kind_name(m->kind), strerror(-r));
