@@ -62,6 +62,13 @@ struct ukd_chardev_ops {
 	/* Copy up to @size bytes at file->pos into @buf, advance file->pos,
 	 * return the count (0 = end of file) or -errno. */
 	ssize_t (*read)(struct ukd_file *file, void *buf, size_t size);
+	/* Optional; the front ends use it instead of read when set: the same,
+	 * but the device lends its own bytes instead of copying them: point
+	 * *@data at the count returned, valid until the device's next op on
+	 * any file of this node. For devices that produce data in their own
+	 * buffers (kprngd's read-ahead), so that the front end replies from
+	 * them without an extra copy. */
+	ssize_t (*read_lend)(struct ukd_file *file, const void **data, size_t size);
 	/* Consume the write; return bytes taken or -errno. */
 	ssize_t (*write)(struct ukd_file *file, const struct ukd_write *w);
 	/* @in/@in_size: the _IOW part (NULL/0 if none); @out/@out_size: the

@@ -63,20 +63,27 @@ void ukd_front_open_wake_all(struct ukd_front_open *head)
 
 void ukd_front_reply_read(fuse_req_t req, struct ukd_front_open *o, size_t size, void *iobuf)
 {
+	const struct ukd_chardev_ops *ops = o ? o->file->dev->ops : NULL;
+	const void *data = iobuf;
 	ssize_t n;
 
 	/* The position is the device's own file->pos, never the offset. */
-	if (!o || !o->file->dev->ops->read) {
+	if (!ops || (!ops->read && !ops->read_lend)) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
 	if (size > UKD_CHARDEV_MAX_IO)
 		size = UKD_CHARDEV_MAX_IO;
-	n = o->file->dev->ops->read(o->file, iobuf, size);
+	if (ops->read_lend)
+		n = ops->read_lend(o->file, &data, size);
+	else
+		n = ops->read(o->file, iobuf, size);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
+	else if ((size_t)n > size)  /* a device bug: never reply past @size */
+		fuse_reply_err(req, EIO);
 	else
-		fuse_reply_buf(req, iobuf, (size_t)n);
+		fuse_reply_buf(req, data, (size_t)n);
 }
 
 void ukd_front_reply_write(fuse_req_t req, struct ukd_front_open *o, const char *buf,

@@ -8,9 +8,10 @@
  *    with R fresh from getrandom; its stream is the generator keyed by that,
  *    from position 0, so it depends on nothing but the key: not on read
  *    sizes, other readers, or the front end.
- * Reads generate straight into the front end's buffer and never block; a
- * helper thread, if configured, generates part of large ChaCha20 reads into
- * that same buffer, in parallel (lib/prng/helper.c).
+ * Reads generate into the read-ahead engine's buffers, which the front end
+ * replies from (read_lend: no copy); with the helper thread configured, the
+ * bytes after a large ChaCha20 read are generated while the front end sends
+ * it (lib/prng/ahead.c). Reads never block on anything but that thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +92,7 @@ static void kprng_release(struct ukd_file *file)
 
 	if (!f)
 		return;
+	ukd_prng_ahead_forget(k->ahead, f->prng);
 	ukd_prng_free(f->prng);
 	OPENSSL_cleanse(f, sizeof(*f));
 	free(f);
@@ -98,7 +100,7 @@ static void kprng_release(struct ukd_file *file)
 	k->stats.open_now--;
 }
 
-static ssize_t kprng_read(struct ukd_file *file, void *buf, size_t size)
+static ssize_t kprng_read_lend(struct ukd_file *file, const void **data, size_t size)
 {
 	struct kprng *k = kprng_of(file);
 	struct kprng_file *f = file->private_data;
@@ -106,7 +108,7 @@ static ssize_t kprng_read(struct ukd_file *file, void *buf, size_t size)
 
 	if (size == 0)
 		return 0;
-	r = ukd_prng_fill_helped(f->prng, k->helper, buf, size);
+	r = ukd_prng_ahead_read(k->ahead, f->prng, size, data);
 	if (r < 0) {
 		ukd_log(LOG_ERR, "%s: generator failed: %s", k->node.name, strerror(-r));
 		return r;
@@ -115,6 +117,17 @@ static ssize_t kprng_read(struct ukd_file *file, void *buf, size_t size)
 	k->stats.bytes_read += size;
 	k->stats.reads++;
 	return (ssize_t)size;
+}
+
+/* For callers with their own buffer; the front ends use read_lend. */
+static ssize_t kprng_read(struct ukd_file *file, void *buf, size_t size)
+{
+	const void *data;
+	ssize_t n = kprng_read_lend(file, &data, size);
+
+	if (n > 0)
+		memcpy(buf, data, (size_t)n);
+	return n;
 }
 
 static ssize_t kprng_write(struct ukd_file *file, const struct ukd_write *w)
@@ -137,11 +150,12 @@ static bool file_writable(const struct ukd_file *file)
 }
 
 /* Restart @f's stream: @key (NULL: keep its key), @kind. */
-static int file_restart(struct kprng_file *f, enum ukd_prng_kind kind,
+static int file_restart(struct kprng *k, struct kprng_file *f, enum ukd_prng_kind kind,
 			const uint8_t key[UKD_PRNG_KEY_SIZE])
 {
 	int r;
 
+	ukd_prng_ahead_forget(k->ahead, f->prng);
 	r = ukd_prng_rekey(f->prng, kind, key ? key : f->key);
 	if (r < 0)
 		return r;
@@ -160,7 +174,7 @@ static int ioctl_set_seed(struct ukd_file *file, const struct kprng_seed *s)
 		return -EINVAL;
 	if ((s->flags & KPRNG_SCOPE_DEVICE) && !file_writable(file))
 		return -EPERM;
-	r = file_restart(f, ukd_prng_get_kind(f->prng), s->seed);
+	r = file_restart(k, f, ukd_prng_get_kind(f->prng), s->seed);
 	if (r < 0)
 		return r;
 	f->deterministic = true;
@@ -186,7 +200,7 @@ static int ioctl_set_generator(struct ukd_file *file, const struct kprng_generat
 		return -EINVAL;
 	if ((g->flags & KPRNG_SCOPE_DEVICE) && !file_writable(file))
 		return -EPERM;
-	r = file_restart(f, (enum ukd_prng_kind)g->generator, NULL);
+	r = file_restart(k, f, (enum ukd_prng_kind)g->generator, NULL);
 	if (r < 0)
 		return r;
 	if (g->flags & KPRNG_SCOPE_DEVICE) {
@@ -223,7 +237,7 @@ static int ioctl_reseed(struct ukd_file *file, uint32_t flags)
 	}
 	r = stream_key(k, false, key);
 	if (r >= 0)
-		r = file_restart(f, ukd_prng_get_kind(f->prng), key);
+		r = file_restart(k, f, ukd_prng_get_kind(f->prng), key);
 	if (r >= 0)
 		f->deterministic = false;
 out:
@@ -299,6 +313,7 @@ static int kprng_ioctl(struct ukd_file *file, unsigned int cmd,
 const struct ukd_chardev_ops kprng_ops = {
 	.open = kprng_open,
 	.read = kprng_read,
+	.read_lend = kprng_read_lend,
 	.write = kprng_write,
 	.ioctl = kprng_ioctl,
 	.release = kprng_release,
@@ -323,11 +338,9 @@ int kprng_new(struct kprng **ret, const struct kprng_config *cfg)
 	r = ukd_prng_mix_new(&k->mix);
 	if (r < 0)
 		return r;
-	if (cfg->helper) {
-		r = ukd_prng_helper_new(&k->helper);
-		if (r < 0)
-			return r;
-	}
+	r = ukd_prng_ahead_new(&k->ahead, UKD_CHARDEV_MAX_IO, cfg->helper);
+	if (r < 0)
+		return r;
 	if (cfg->deterministic)
 		memcpy(k->key, cfg->seed, UKD_PRNG_KEY_SIZE);
 	else {
@@ -344,7 +357,7 @@ void kprng_free(struct kprng *k)
 {
 	if (!k)
 		return;
-	ukd_prng_helper_free(k->helper);
+	ukd_prng_ahead_free(k->ahead);
 	ukd_prng_mix_free(k->mix);
 	OPENSSL_cleanse(k, sizeof(*k));
 	free(k);

@@ -21,7 +21,7 @@ struct kprng_config {
 	enum ukd_prng_kind generator;  /* default for opens */
 	bool deterministic;            /* seeded: every open starts the stream of @seed */
 	uint8_t seed[UKD_PRNG_KEY_SIZE];
-	bool helper;                   /* a second thread for large ChaCha20 reads */
+	bool helper;                   /* a read-ahead thread for large ChaCha20 reads */
 };
 
 struct kprng {
@@ -31,7 +31,7 @@ struct kprng {
 	/* The device key S: the seed in deterministic mode, else random. */
 	uint8_t key[UKD_PRNG_KEY_SIZE];
 	struct ukd_prng_mix *mix;      /* written bytes not yet folded into key */
-	struct ukd_prng_helper *helper; /* NULL: reads generate on the loop thread only */
+	struct ukd_prng_ahead *ahead;  /* read buffers, and the read-ahead thread if configured */
 	struct kprng_stats stats;      /* position/generator/flags filled on demand */
 };
 

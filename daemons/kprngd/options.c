@@ -66,7 +66,7 @@ static int options_set(struct kprngd_options *o, const char *key, const char *va
 		}
 	} else if (!strcmp(key, "helper")) {
 		if (!strcmp(value, "auto"))
-			o->helper = 0;
+			o->helper = -1;
 		else if (!strcmp(value, "yes") || !strcmp(value, "true"))
 			o->helper = 1;
 		else if (!strcmp(value, "no") || !strcmp(value, "false"))
@@ -160,9 +160,9 @@ static void help(void)
 	       "      --name NAME       node name (default kprng)\n"
 	       "      --mode OCTAL      node permissions (default 0666); changing the\n"
 	       "                        device by ioctl needs a file open for writing\n"
-	       "      --helper WHEN     no (default), yes, or auto (yes with 2+ CPUs): a\n"
-	       "                        second thread generates half of each chacha20 read\n"
-	       "                        of 256 KiB or more (pays only with an idle CPU)\n"
+	       "      --helper WHEN     auto (default: yes with 2+ CPUs), yes or no: a\n"
+	       "                        read-ahead thread generates the next chacha20 read\n"
+	       "                        of 64 KiB or more while the current one is sent\n"
 	       "  -v, --verbose         debug logging\n"
 	       "  -h, --help            this text\n"
 	       "  -V, --version         version\n"

@@ -20,7 +20,7 @@ struct kprngd_options {
 	char *mountpoint;
 	char *name;
 	struct kprng_config dev;   /* dev.name points into @name */
-	int helper;                /* -1 auto, 0 no (default), 1 yes */
+	int helper;                /* -1 auto (default), 0 no, 1 yes */
 	bool verbose;
 };
 

@@ -42,20 +42,21 @@ int chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size)
 	return 0;
 }
 
-int chacha20_seek(EVP_CIPHER_CTX *ctx, const struct ukd_prng *p, uint64_t pos)
+int chacha20_seek(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
+		  const uint8_t start_iv[16], uint64_t pos)
 {
 	uint8_t iv[16], scratch[64];
 	uint64_t counter = 0;
 	int r;
 
 	/* Words 12-13: a 64-bit little-endian block counter (see top). */
-	memcpy(iv, p->iv, sizeof(iv));
+	memcpy(iv, start_iv, sizeof(iv));
 	for (unsigned int b = 0; b < 8; b++)
 		counter |= (uint64_t)iv[b] << (8 * b);
 	counter += pos / 64;
 	for (unsigned int b = 0; b < 8; b++)
 		iv[b] = (uint8_t)(counter >> (8 * b));
-	r = chacha20_start(ctx, p->key, iv);
+	r = chacha20_start(ctx, key, iv);
 	if (r >= 0 && pos % 64)
 		r = chacha20_fill(ctx, scratch, pos % 64);
 	OPENSSL_cleanse(scratch, sizeof(scratch));

@@ -20,8 +20,10 @@ struct ukd_prng {
 	enum ukd_prng_kind kind;
 	uint64_t pos;
 	EVP_CIPHER_CTX *chacha;   /* UKD_PRNG_CHACHA20; also keys xoshiro */
+	uint64_t chacha_pos;      /* where @chacha stands; != pos after ahead.c
+	                           * served bytes from its own context */
 	/* UKD_PRNG_CHACHA20: what the stream started from, so that another
-	 * context can start at any position (helper.c). */
+	 * context can start at any position (ahead.c). */
 	uint8_t key[UKD_PRNG_KEY_SIZE];
 	uint8_t iv[16];
 	struct xoshiro xo;        /* UKD_PRNG_XOSHIRO */
@@ -35,5 +37,6 @@ void xoshiro_fill(struct xoshiro *x, void *buf, size_t size);
 int chacha20_start(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
 		   const uint8_t iv[16]);
 int chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size);
-/* Start @ctx at byte @pos of @p's ChaCha20 stream. */
-int chacha20_seek(EVP_CIPHER_CTX *ctx, const struct ukd_prng *p, uint64_t pos);
+/* Start @ctx at byte @pos of the ChaCha20 stream that starts at @key, @iv. */
+int chacha20_seek(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
+		  const uint8_t iv[16], uint64_t pos);

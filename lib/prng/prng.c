@@ -91,6 +91,7 @@ int ukd_prng_rekey(struct ukd_prng *p, enum ukd_prng_kind kind,
 		return r;
 	p->kind = kind;
 	p->pos = 0;
+	p->chacha_pos = 0;
 	return 0;
 }
 
@@ -161,8 +162,14 @@ int ukd_prng_fill(struct ukd_prng *p, void *buf, size_t size)
 		return -EINVAL;
 	if (p->kind == UKD_PRNG_XOSHIRO)
 		xoshiro_fill(&p->xo, buf, size);
-	else
-		r = chacha20_fill(p->chacha, buf, size);
+	else {
+		if (p->chacha_pos != p->pos)
+			r = chacha20_seek(p->chacha, p->key, p->iv, p->pos);
+		if (r >= 0)
+			r = chacha20_fill(p->chacha, buf, size);
+		/* On failure the context's position is unknown: seek next time. */
+		p->chacha_pos = r < 0 ? ~p->pos : p->pos + size;
+	}
 	if (r < 0)
 		return r;
 	p->pos += size;

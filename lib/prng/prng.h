@@ -163,31 +163,49 @@ int ukd_prng_derive_key(uint8_t out[UKD_PRNG_KEY_SIZE], const char *tag,
 			const uint8_t a[UKD_PRNG_KEY_SIZE], const uint8_t b[UKD_PRNG_KEY_SIZE]);
 
 /*
- * A helper thread for large ChaCha20 fills. ChaCha20 can start at any block,
- * so a fill of @size bytes is cut in two at a block boundary: the helper
- * generates the second half into the caller's buffer while the caller
- * generates the first. The bytes are exactly those of ukd_prng_fill(). If
- * the helper has not picked its half up when the caller is done (the other
- * CPU is busy), the caller generates it too: never slower than one thread
- * by more than a lock round trip.
+ * Read-ahead for large ChaCha20 reads (ahead.c). ChaCha20 can start at any
+ * block, so while the caller hands out one buffer of a stream (e.g. the
+ * FUSE front end copies it to the reader), a helper thread generates the
+ * same number of bytes that follow into a second buffer; if the next read
+ * of that stream starts there, it is served from that buffer without
+ * generating on the caller's thread. The bytes are exactly those of
+ * ukd_prng_fill(): a stream is identified by its key, IV and position only,
+ * so a guess that does not come true costs time, never correctness.
+ * Reads smaller than UKD_PRNG_AHEAD_MIN, xoshiro reads, and every read
+ * without a helper thread are generated on the caller's thread into one of
+ * the engine's buffers, so callers have one path.
  */
-#define UKD_PRNG_HELP_MIN (256 * 1024)
+#define UKD_PRNG_AHEAD_MIN (64 * 1024)
 
-struct ukd_prng_helper;
+struct ukd_prng_ahead;
 
 /**
- * ukd_prng_helper_new() - start the helper thread (with the caller's signal
- * mask: block signals first in daemons). Returns 0 or -errno.
+ * ukd_prng_ahead_new() - an engine lending buffers of up to @max bytes.
+ * @thread: start the helper thread (with the caller's signal mask: block
+ *          signals first in daemons); false: no read-ahead at all.
+ * Returns 0, -EINVAL, -ENOMEM or another -errno from pthread_create().
  */
-int ukd_prng_helper_new(struct ukd_prng_helper **ret);
+int ukd_prng_ahead_new(struct ukd_prng_ahead **ret, size_t max, bool thread);
 
-/** ukd_prng_helper_free() - stop and join the thread. Accepts NULL. */
-void ukd_prng_helper_free(struct ukd_prng_helper *h);
+/** ukd_prng_ahead_free() - stop the thread, wipe and free. Accepts NULL. */
+void ukd_prng_ahead_free(struct ukd_prng_ahead *a);
 
 /**
- * ukd_prng_fill_helped() - ukd_prng_fill(), with @h generating part of
- * ChaCha20 fills of at least UKD_PRNG_HELP_MIN bytes. @h may be NULL.
- * One caller at a time per helper.
- * Returns 0 or -errno as ukd_prng_fill().
+ * ukd_prng_ahead_read() - the next @size bytes of @p's stream.
+ * @data: set to a buffer owned by @a, valid until the next call on @a.
+ * Advances @p by @size. One caller thread per engine; @p may be any
+ * generator and change between calls.
+ * Returns 0, -EINVAL (@size > max), or -EIO as ukd_prng_fill().
  */
-int ukd_prng_fill_helped(struct ukd_prng *p, struct ukd_prng_helper *h, void *buf, size_t size);
+int ukd_prng_ahead_read(struct ukd_prng_ahead *a, struct ukd_prng *p, size_t size,
+			const void **data);
+
+/**
+ * ukd_prng_ahead_forget() - wipe whatever @a holds of @p's stream (before
+ * @p is freed or rekeyed: output that was or would have been read does not
+ * linger in memory). Waits for a read-ahead of @p in progress.
+ */
+void ukd_prng_ahead_forget(struct ukd_prng_ahead *a, const struct ukd_prng *p);
+
+/** ukd_prng_ahead_hits() - reads served from the read-ahead so far. */
+uint64_t ukd_prng_ahead_hits(const struct ukd_prng_ahead *a);

@@ -36,12 +36,13 @@ start() { # DIR CMD...
 start z "$ZERODEV"
 start c "$KPRNGD" --generator chacha20 --fuse
 start x "$KPRNGD" --generator xoshiro --fuse
-start n "$KPRNGD" --generator chacha20 --helper=yes --fuse
+start n "$KPRNGD" --generator chacha20 --helper=no --fuse
 
-# chacha20: the default (one thread); chacha20-2t: with --helper=yes.
+# chacha20: the default (with 2+ CPUs a read-ahead thread generates the next
+# read while the current one is copied); chacha20-1t: --helper=no.
 declare -A SRC=([zero]=$TMP/z/zero [xoshiro]=$TMP/x/kprng [chacha20]=$TMP/c/kprng
-		[chacha20-2t]=$TMP/n/kprng [urandom]=/dev/urandom)
-ORDER=(zero xoshiro chacha20 chacha20-2t urandom)
+		[chacha20-1t]=$TMP/n/kprng [urandom]=/dev/urandom)
+ORDER=(zero xoshiro chacha20 chacha20-1t urandom)
 
 # MiB to read per measurement: enough for ~0.3-1 s each on this VM.
 mib() { # SRC BS
@@ -85,13 +86,16 @@ for s in "${ORDER[@]}"; do
 done
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-for bs in 1M 4K; do
-	rx=$(ratio "${BEST[xoshiro/$bs]}" "${BEST[zero/$bs]}")
-	rc=$(ratio "${BEST[chacha20/$bs]}" "${BEST[urandom/$bs]}")
-	rcz=$(ratio "${BEST[chacha20/$bs]}" "${BEST[zero/$bs]}")
-	echo "bs=$bs: xoshiro/ceiling = $rx (target >= 0.85: $(awk -v r=$rx 'BEGIN{print (r>=0.85)?"met":"NOT met"}'))," \
-	     "chacha20/urandom = $rc (target >= 8: $(awk -v r=$rc 'BEGIN{print (r>=8)?"met":"NOT met"}'))," \
-	     "chacha20/ceiling = $rcz," \
-	     "chacha20-2t/urandom = $(ratio "${BEST[chacha20-2t/$bs]}" "${BEST[urandom/$bs]}")"
-done
+# The targets are for 1 MiB reads; at 4 KiB every FUSE source is bound by
+# the request round trip (compare zero with urandom), so only ratios there.
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "met" : "NOT met" }'; }
+rx=$(ratio "${BEST[xoshiro/1M]}" "${BEST[zero/1M]}")
+rc=$(ratio "${BEST[chacha20/1M]}" "${BEST[urandom/1M]}")
+echo "bs=1M: xoshiro/ceiling = $rx (target >= 0.85: $(verdict "$rx" 0.85))," \
+     "chacha20/urandom = $rc (target >= 8: $(verdict "$rc" 8))," \
+     "chacha20/ceiling = $(ratio "${BEST[chacha20/1M]}" "${BEST[zero/1M]}")," \
+     "chacha20-1t/urandom = $(ratio "${BEST[chacha20-1t/1M]}" "${BEST[urandom/1M]}")"
+echo "bs=4K: xoshiro/ceiling = $(ratio "${BEST[xoshiro/4K]}" "${BEST[zero/4K]}")," \
+     "chacha20/urandom = $(ratio "${BEST[chacha20/4K]}" "${BEST[urandom/4K]}")," \
+     "ceiling/urandom = $(ratio "${BEST[zero/4K]}" "${BEST[urandom/4K]}") (no target: round-trip bound)"
 exit 0

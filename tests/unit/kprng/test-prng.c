@@ -371,54 +371,117 @@ START_TEST(bad_args)
 }
 END_TEST
 
-/* The helper thread's split fills give exactly ukd_prng_fill()'s bytes, at
- * any stream position, across the 2^32-block counter carry too. */
-START_TEST(helper_matches)
+/* Reads through the read-ahead engine give exactly ukd_prng_fill()'s bytes,
+ * at any position (and across the 2^32-block counter carry), hit or miss,
+ * with and without its thread; _i: 1 = with the thread. */
+START_TEST(ahead_matches)
 {
 	static const size_t skips[] = { 0, 1, 63, 64, 100001 };
-	static const size_t sizes[] = { UKD_PRNG_HELP_MIN, UKD_PRNG_HELP_MIN + 1, 1 << 20, (1 << 20) - 7 };
+	static const size_t sizes[] = { 1 << 20, 1 << 20, 1 << 20, 65536, 65536, 100,
+					1 << 20, (1 << 20) - 7, (1 << 20) - 7, 70000, 1 << 20, 64 };
 	static const char *const ivs[] = { "00000000000000000000000000000000",
 					   "f0ffffff000000000000000000000000" };
-	struct ukd_prng_helper *h = NULL;
-	uint8_t *a = malloc(1 << 20), *b = malloc(1 << 20);
+	struct ukd_prng_ahead *a = NULL;
+	uint8_t *want = malloc(1 << 20);
+	const void *got;
 
-	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_nonnull(b);
-	ck_assert_int_eq(ukd_prng_helper_new(&h), 0);
+	ck_assert_ptr_nonnull(want);
+	ck_assert_int_eq(ukd_prng_ahead_new(&a, 1 << 20, _i), 0);
 	for (size_t v = 0; v < 2; v++)
-		for (size_t i = 0; i < sizeof(skips) / sizeof(skips[0]); i++)
-			for (size_t j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
-				struct ukd_prng *p = chacha_iv(KEY_0_31, ivs[v]);
-				struct ukd_prng *q = chacha_iv(KEY_0_31, ivs[v]);
+		for (size_t i = 0; i < sizeof(skips) / sizeof(skips[0]); i++) {
+			struct ukd_prng *p = chacha_iv(KEY_0_31, ivs[v]);
+			struct ukd_prng *q = chacha_iv(KEY_0_31, ivs[v]);
 
-				ck_assert_int_eq(ukd_prng_fill(p, a, skips[i]), 0);
-				ck_assert_int_eq(ukd_prng_fill_helped(q, h, b, skips[i]), 0);
-				/* Two helped fills in a row, then a plain one. */
-				for (int k = 0; k < 2; k++) {
-					ck_assert_int_eq(ukd_prng_fill(p, a, sizes[j]), 0);
-					ck_assert_int_eq(ukd_prng_fill_helped(q, h, b, sizes[j]), 0);
-					ck_assert_int_eq(memcmp(a, b, sizes[j]), 0);
-				}
-				ck_assert_int_eq(ukd_prng_fill(p, a, 1000), 0);
-				ck_assert_int_eq(ukd_prng_fill(q, b, 1000), 0);
-				ck_assert_int_eq(memcmp(a, b, 1000), 0);
+			ck_assert_int_eq(ukd_prng_fill(p, want, skips[i]), 0);
+			ck_assert_int_eq(ukd_prng_fill(q, want, skips[i]), 0);
+			for (size_t j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
+				ck_assert_int_eq(ukd_prng_fill(p, want, sizes[j]), 0);
+				ck_assert_int_eq(ukd_prng_ahead_read(a, q, sizes[j], &got), 0);
+				ck_assert_int_eq(memcmp(got, want, sizes[j]), 0);
 				ck_assert_uint_eq(ukd_prng_position(q), ukd_prng_position(p));
-				ukd_prng_free(p);
-				ukd_prng_free(q);
 			}
-	/* The carried counter against the reference, through the helper. */
+			/* A plain fill after lent reads: q's own context catches up. */
+			ck_assert_int_eq(ukd_prng_fill(p, want, 1000), 0);
+			ck_assert_int_eq(ukd_prng_fill(q, want + 1000, 1000), 0);
+			ck_assert_int_eq(memcmp(want, want + 1000, 1000), 0);
+			ukd_prng_ahead_forget(a, q);
+			ukd_prng_free(p);
+			ukd_prng_free(q);
+		}
+	/* A read hits when it follows a read of >= UKD_PRNG_AHEAD_MIN and is no
+	 * longer: per pass reads 2-6, 8-10 and 12 of @sizes, 9 of 12. */
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), _i ? 2 * 5 * 9 : 0);
+
+	/* The carried counter against the reference, through the engine. */
 	{
 		struct ukd_prng *q = chacha_iv(KEY_0_31, "f0ffffff000000000102030405060708");
 
-		ck_assert_int_eq(ukd_prng_fill_helped(q, h, b, UKD_PRNG_HELP_MIN), 0);
-		ck_assert_ref(b + UKD_PRNG_HELP_MIN - 2048, 2048, "chacha20 %s %s %d | tail -c 4097", KEY_0_31,
-			      "f0ffffff000000000102030405060708", UKD_PRNG_HELP_MIN);
+		ck_assert_int_eq(ukd_prng_ahead_read(a, q, 1 << 20, &got), 0);
+		ck_assert_int_eq(ukd_prng_ahead_read(a, q, 1 << 20, &got), 0);
+		ck_assert_ref((const uint8_t *)got + (1 << 20) - 2048, 2048,
+			      "chacha20 %s %s %d | tail -c 4097", KEY_0_31,
+			      "f0ffffff000000000102030405060708", 2 << 20);
 		ukd_prng_free(q);
 	}
-	ukd_prng_helper_free(h);
-	ukd_prng_helper_free(NULL);
-	free(a);
-	free(b);
+	ck_assert_int_eq(ukd_prng_ahead_read(a, NULL, 1, &got), -EINVAL);
+	ukd_prng_ahead_free(a);
+	ukd_prng_ahead_free(NULL);
+	free(want);
+}
+END_TEST
+
+/* Streams that take turns, rekeys and forgets: every guess goes wrong or is
+ * dropped, and the bytes stay right. */
+START_TEST(ahead_misses)
+{
+	enum { N = 3 << 19 };
+	struct ukd_prng_ahead *a = NULL;
+	struct ukd_prng *ref[2], *s[2];
+	uint8_t *want = malloc(N);
+	const void *got;
+	uint8_t key[32];
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_int_eq(ukd_prng_ahead_new(&a, N, true), 0);
+	for (int k = 0; k < 2; k++) {
+		memset(key, k + 1, sizeof(key));
+		ck_assert_int_eq(ukd_prng_new(&ref[k], k ? UKD_PRNG_XOSHIRO : UKD_PRNG_CHACHA20, key), 0);
+		ck_assert_int_eq(ukd_prng_new(&s[k], k ? UKD_PRNG_XOSHIRO : UKD_PRNG_CHACHA20, key), 0);
+	}
+	/* Taking turns: chacha20 and xoshiro through one engine. */
+	for (int round = 0; round < 6; round++)
+		for (int k = 0; k < 2; k++) {
+			size_t n = round % 2 ? N : 65536 + (size_t)round;
+
+			ck_assert_int_eq(ukd_prng_fill(ref[k], want, n), 0);
+			ck_assert_int_eq(ukd_prng_ahead_read(a, s[k], n, &got), 0);
+			ck_assert_int_eq(memcmp(got, want, n), 0);
+		}
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 0);
+	/* Forgotten: the next read generates afresh, the same bytes. */
+	ck_assert_int_eq(ukd_prng_ahead_read(a, s[0], N, &got), 0);
+	ck_assert_int_eq(ukd_prng_fill(ref[0], want, N), 0);
+	ukd_prng_ahead_forget(a, s[0]);
+	ck_assert_int_eq(ukd_prng_ahead_read(a, s[0], N, &got), 0);
+	ck_assert_int_eq(ukd_prng_fill(ref[0], want, N), 0);
+	ck_assert_int_eq(memcmp(got, want, N), 0);
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 0);
+	/* Rekeyed to its own key: back to position 0, not the guess. */
+	memset(key, 1, sizeof(key));
+	ck_assert_int_eq(ukd_prng_rekey(s[0], UKD_PRNG_CHACHA20, key), 0);
+	ck_assert_int_eq(ukd_prng_rekey(ref[0], UKD_PRNG_CHACHA20, key), 0);
+	ck_assert_int_eq(ukd_prng_ahead_read(a, s[0], N, &got), 0);
+	ck_assert_int_eq(ukd_prng_fill(ref[0], want, N), 0);
+	ck_assert_int_eq(memcmp(got, want, N), 0);
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 0);
+	/* Larger than the buffers. */
+	ck_assert_int_eq(ukd_prng_ahead_read(a, s[0], N + 1, &got), -EINVAL);
+	for (int k = 0; k < 2; k++) {
+		ukd_prng_free(ref[k]);
+		ukd_prng_free(s[k]);
+	}
+	ukd_prng_ahead_free(a);
+	free(want);
 }
 END_TEST
 
@@ -440,7 +503,8 @@ static Suite *prng_suite(void)
 	tcase_add_test(tc, mix);
 	tcase_add_test(tc, getrandom_fills);
 	tcase_add_test(tc, bad_args);
-	tcase_add_test(tc, helper_matches);
+	tcase_add_loop_test(tc, ahead_matches, 0, 2);
+	tcase_add_test(tc, ahead_misses);
 	suite_add_tcase(s, tc);
 	return s;
 }
