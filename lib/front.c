@@ -9,9 +9,30 @@
 #include "front-internal.h"
 #include "log.h"
 
+static const char *const kind_names[] = {
+	[UKD_FRONT_CUSE] = "cuse",
+	[UKD_FRONT_FUSE] = "fuse",
+	[UKD_FRONT_AUTO] = "auto",
+};
+
 const char *ukd_front_kind_name(enum ukd_front_kind kind)
 {
-	return kind == UKD_FRONT_CUSE ? "cuse" : "fuse";
+	return (unsigned int)kind < UKD_ARRAY_SIZE(kind_names) ? kind_names[kind] : "?";
+}
+
+int ukd_front_kind_from_string(const char *s)
+{
+	for (unsigned int k = 0; s && k < UKD_ARRAY_SIZE(kind_names); k++)
+		if (!strcmp(s, kind_names[k]))
+			return (int)k;
+	return -EINVAL;
+}
+
+enum ukd_front_kind ukd_front_kind_resolve(enum ukd_front_kind kind)
+{
+	if (kind != UKD_FRONT_AUTO)
+		return kind;
+	return ukd_front_cuse_available() ? UKD_FRONT_CUSE : UKD_FRONT_FUSE;
 }
 
 bool ukd_front_cuse_available(void)
@@ -52,7 +73,7 @@ int ukd_front_new(struct ukd_front **ret, const struct ukd_front_config *cfg,
 	front = calloc(1, sizeof(*front));
 	if (!front)
 		return -ENOMEM;
-	if (cfg->kind == UKD_FRONT_CUSE) {
+	if (ukd_front_kind_resolve(cfg->kind) == UKD_FRONT_CUSE) {
 		front->impl = &ukd_cuse_front_impl;
 		r = ukd_cuse_front_new(&front->impl_data, cfg, devs, n_devs, event);
 	} else {

@@ -17,12 +17,16 @@
 enum ukd_front_kind {
 	UKD_FRONT_CUSE,
 	UKD_FRONT_FUSE,
+	UKD_FRONT_AUTO,   /* CUSE when /dev/cuse can be opened, else FUSE */
 };
 
 struct ukd_front_config {
 	enum ukd_front_kind kind;
-	/* FUSE: the mount point (must exist). Ignored by CUSE. */
+	/* FUSE: the mount point. Ignored by CUSE. */
 	const char *mountpoint;
+	/* FUSE: create a missing mount point (mode 0755) and remove it again
+	 * when the front end is freed; otherwise it must exist. */
+	bool make_mountpoint;
 	/* FUSE: the filesystem type shown in /proc/mounts as "fuse.<fsname>". */
 	const char *fsname;
 	/* FUSE: let other users in (-o allow_other); permissions then come from
@@ -58,8 +62,22 @@ int ukd_front_new(struct ukd_front **ret, const struct ukd_front_config *cfg,
  */
 void ukd_front_free(struct ukd_front *front);
 
-/** ukd_front_kind_name() - "cuse" or "fuse". */
+/** ukd_front_kind_name() - "cuse", "fuse" or "auto". */
 const char *ukd_front_kind_name(enum ukd_front_kind kind);
+
+/**
+ * ukd_front_kind_from_string() - parse "auto", "cuse" or "fuse" (a daemon's
+ * frontend= setting). Returns the kind or -EINVAL.
+ */
+int ukd_front_kind_from_string(const char *s);
+
+/**
+ * ukd_front_kind_resolve() - the front end @kind stands for: UKD_FRONT_AUTO
+ * becomes UKD_FRONT_CUSE when ukd_front_cuse_available(), else
+ * UKD_FRONT_FUSE; the others are returned as they are. ukd_front_new()
+ * does this itself; daemons call it to name the front end in messages.
+ */
+enum ukd_front_kind ukd_front_kind_resolve(enum ukd_front_kind kind);
 
 /** ukd_front_cuse_available() - true when /dev/cuse can be opened for writing. */
 bool ukd_front_cuse_available(void);

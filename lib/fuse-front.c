@@ -56,6 +56,7 @@ struct fuse_front {
 	sd_event_source *io;
 	struct fuse_buf buf;
 	char *mountpoint;
+	bool made_mountpoint;         /* ours to remove at free */
 	bool mounted;
 	struct fuse_node *nodes;
 	size_t n_nodes;
@@ -344,6 +345,8 @@ static void fuse_front_free(void *impl)
 			fuse_session_unmount(front->se);
 		fuse_session_destroy(front->se);
 	}
+	if (front->made_mountpoint && rmdir(front->mountpoint) < 0)
+		ukd_log(LOG_WARNING, "%s: cannot remove the mount point: %m", front->mountpoint);
 	/* Files still open at unmount get no release from the kernel. */
 	for (size_t i = 0; i < front->n_nodes; i++) {
 		struct fuse_node *node = &front->nodes[i];
@@ -372,14 +375,28 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 	char *argv[] = { "ukd", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	const char *fsname = cfg->fsname ? cfg->fsname : "ukd";
+
+	bool made = false;
 	int r;
 
 	if (!cfg->mountpoint)
 		return -EINVAL;
 	if (strspn(fsname, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(fsname))
 		return -EINVAL;
+	if (cfg->make_mountpoint) {
+		if (mkdir(cfg->mountpoint, 0755) == 0)
+			made = true;
+		else if (errno != EEXIST) {
+			r = ukd_negerrno();
+			ukd_log(LOG_ERR, "%s: cannot create the mount point: %s", cfg->mountpoint,
+				strerror(-r));
+			return r;
+		}
+	}
 	r = ukd_mountpoint_check(cfg->mountpoint);
 	if (r < 0) {
+		if (made)
+			(void)rmdir(cfg->mountpoint);
 		/* Busy is the caller's to explain (it knows which daemon it is). */
 		ukd_log(r == -EBUSY ? LOG_DEBUG : LOG_ERR, "%s: %s", cfg->mountpoint,
 			r == -EBUSY ? "already a mount point (is another daemon serving it?)" :
@@ -389,8 +406,12 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 	}
 
 	front = calloc(1, sizeof(*front));
-	if (!front)
+	if (!front) {
+		if (made)
+			(void)rmdir(cfg->mountpoint);
 		return -ENOMEM;
+	}
+	front->made_mountpoint = made;
 	front->event = sd_event_ref(event);
 	front->uid = geteuid();
 	front->gid = getegid();

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
@@ -31,42 +30,23 @@ fail:
 	return r;
 }
 
-static int start_front(struct manager *m, enum ukd_front_kind kind)
-{
-	const struct kkeyd_options *o = m->options;
-	struct ukd_front_config cfg = {
-		.kind = kind,
-		.mountpoint = o->mountpoint,
-		.fsname = "kkeyd",
-		.allow_other = geteuid() == 0,
-	};
-
-	if (kind == UKD_FRONT_FUSE && mkdir(o->mountpoint, 0755) < 0 && errno != EEXIST) {
-		ukd_log(LOG_ERR, "cannot create mount point %s: %m", o->mountpoint);
-		return -errno;
-	}
-	m->kind = kind;
-	return ukd_front_new(&m->front, &cfg, m->kkey->node_ptrs, KKEY_NOTES, m->event);
-}
-
 int manager_start(struct manager *m)
 {
 	const struct kkeyd_options *o = m->options;
-	enum ukd_front_kind kind;
+	enum ukd_front_kind kind = ukd_front_kind_resolve(o->frontend);
+	struct ukd_front_config cfg = {
+		.kind = kind,
+		.mountpoint = o->mountpoint,
+		.make_mountpoint = true,
+		.fsname = "kkeyd",
+		.allow_other = geteuid() == 0,
+	};
 	int r;
 
-	switch (o->frontend) {
-	case KKEYD_FRONT_CUSE:
-		kind = UKD_FRONT_CUSE;
-		break;
-	case KKEYD_FRONT_FUSE:
-		kind = UKD_FRONT_FUSE;
-		break;
-	default:
-		kind = ukd_front_cuse_available() ? UKD_FRONT_CUSE : UKD_FRONT_FUSE;
+	if (o->frontend == UKD_FRONT_AUTO)
 		ukd_log(LOG_DEBUG, "front end: %s (auto)", ukd_front_kind_name(kind));
-	}
-	r = start_front(m, kind);
+	m->kind = kind;
+	r = ukd_front_new(&m->front, &cfg, m->kkey->node_ptrs, KKEY_NOTES, m->event);
 	if (r == -ENODEV && kind == UKD_FRONT_CUSE)
 		ukd_log(LOG_ERR, "CUSE is not available: /dev/cuse is missing or not writable. "
 			"Load the module with 'modprobe cuse' (as root), or use --fuse");

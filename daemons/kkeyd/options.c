@@ -24,7 +24,8 @@ static const char usage[] =
 "      --cuse             real character devices /dev/kkeyNNN (needs root and\n"
 "                         /dev/cuse: modprobe cuse). Default when /dev/cuse exists.\n"
 "      --fuse[=DIR]       files DIR/kkeyNNN in a FUSE mount (default DIR\n"
-"                         " KKEYD_MOUNTPOINT_DEFAULT ", created if missing). Needs only /dev/fuse.\n"
+"                         " KKEYD_MOUNTPOINT_DEFAULT "; created if missing and then removed at\n"
+"                         exit). Needs only /dev/fuse.\n"
 "\n"
 "Recording:\n"
 "  -k, --keep             reading does not clear the recording (the original\n"
@@ -124,14 +125,11 @@ static int apply(struct kkeyd_options *o, const char *key, const char *value)
 	unsigned long v;
 
 	if (!strcmp(key, "frontend")) {
-		if (!strcmp(value, "auto"))
-			o->frontend = KKEYD_FRONT_AUTO;
-		else if (!strcmp(value, "cuse"))
-			o->frontend = KKEYD_FRONT_CUSE;
-		else if (!strcmp(value, "fuse"))
-			o->frontend = KKEYD_FRONT_FUSE;
-		else
-			return -EINVAL;
+		int k = ukd_front_kind_from_string(value);
+
+		if (k < 0)
+			return k;
+		o->frontend = (enum ukd_front_kind)k;
 		return 0;
 	}
 	if (!strcmp(key, "mountpoint"))
@@ -221,6 +219,7 @@ int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv)
 	int c, r;
 
 	memset(o, 0, sizeof(*o));
+	o->frontend = UKD_FRONT_AUTO;
 	kkey_config_default(&o->kkey);
 	if (set_mountpoint(o, KKEYD_MOUNTPOINT_DEFAULT) < 0)
 		return -ENOMEM;
@@ -258,10 +257,10 @@ int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv)
 
 		switch (c) {
 		case OPT_CUSE:
-			o->frontend = KKEYD_FRONT_CUSE;
+			o->frontend = UKD_FRONT_CUSE;
 			continue;
 		case OPT_FUSE:
-			o->frontend = KKEYD_FRONT_FUSE;
+			o->frontend = UKD_FRONT_FUSE;
 			/* --fuse DIR as well as --fuse=DIR */
 			if (!optarg && optind < argc && argv[optind][0] != '-')
 				optarg = argv[optind++];

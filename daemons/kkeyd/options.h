@@ -4,19 +4,14 @@
 
 #include <stdbool.h>
 
+#include "front.h"
 #include "kkey.h"
 
 #define KKEYD_CONFIG_DEFAULT "/etc/ukd/kkeyd.conf"
 #define KKEYD_MOUNTPOINT_DEFAULT "/run/kkey"
 
-enum kkeyd_frontend {
-	KKEYD_FRONT_AUTO,   /* CUSE when /dev/cuse exists, else FUSE */
-	KKEYD_FRONT_CUSE,
-	KKEYD_FRONT_FUSE,
-};
-
 struct kkeyd_options {
-	enum kkeyd_frontend frontend;
+	enum ukd_front_kind frontend;  /* UKD_FRONT_AUTO by default */
 	char *mountpoint;          /* FUSE */
 	struct kkey_config kkey;
 	bool verbose;

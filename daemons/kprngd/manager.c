@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -34,35 +33,15 @@ int manager_start(struct manager *m)
 	const struct kprngd_options *o = m->options;
 	struct ukd_chardev *node = &m->kprng->node;
 	struct ukd_front_config cfg = {
+		.kind = ukd_front_kind_resolve(o->frontend),
 		.mountpoint = o->mountpoint,
+		.make_mountpoint = true,
 		.fsname = "kprngd",
 		.allow_other = geteuid() == 0,
 	};
 	int r;
 
-	switch (o->frontend) {
-	case KPRNGD_FRONT_CUSE:
-		m->kind = UKD_FRONT_CUSE;
-		break;
-	case KPRNGD_FRONT_FUSE:
-		m->kind = UKD_FRONT_FUSE;
-		break;
-	default:
-		m->kind = ukd_front_cuse_available() ? UKD_FRONT_CUSE : UKD_FRONT_FUSE;
-		break;
-	}
-	cfg.kind = m->kind;
-
-	if (m->kind == UKD_FRONT_FUSE) {
-		if (mkdir(o->mountpoint, 0755) == 0)
-			m->made_mountpoint = true;
-		else if (errno != EEXIST) {
-			r = ukd_negerrno();
-			ukd_log(LOG_ERR, "cannot create mount point %s: %s", o->mountpoint,
-				strerror(-r));
-			return r;
-		}
-	}
+	m->kind = cfg.kind;
 	r = ukd_front_new(&m->front, &cfg, &node, 1, m->event);
 	if (r < 0) {
 		if (m->kind == UKD_FRONT_CUSE && r == -ENODEV)
@@ -98,8 +77,6 @@ void manager_free(struct manager *m)
 	if (!m)
 		return;
 	ukd_front_free(m->front);
-	if (m->made_mountpoint)
-		(void)rmdir(m->options->mountpoint);
 	kprng_free(m->kprng);
 	sd_event_unref(m->event);
 	free(m);

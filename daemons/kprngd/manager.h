@@ -14,7 +14,6 @@ struct manager {
 	struct kprng *kprng;
 	struct ukd_front *front;
 	enum ukd_front_kind kind;
-	bool made_mountpoint;   /* we created it, so we remove it */
 };
 
 /** manager_new() - loop with SIGTERM/SIGINT, and the device. Returns 0 or -errno. */

@@ -33,14 +33,10 @@ static int options_set(struct kprngd_options *o, const char *key, const char *va
 	int r;
 
 	if (!strcmp(key, "frontend")) {
-		if (!strcmp(value, "auto"))
-			o->frontend = KPRNGD_FRONT_AUTO;
-		else if (!strcmp(value, "cuse"))
-			o->frontend = KPRNGD_FRONT_CUSE;
-		else if (!strcmp(value, "fuse"))
-			o->frontend = KPRNGD_FRONT_FUSE;
-		else
+		r = ukd_front_kind_from_string(value);
+		if (r < 0)
 			goto bad;
+		o->frontend = (enum ukd_front_kind)r;
 	} else if (!strcmp(key, "mountpoint")) {
 		if (!value[0])
 			goto bad;
@@ -208,7 +204,7 @@ int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv)
 	int c, r;
 
 	memset(o, 0, sizeof(*o));
-	o->frontend = KPRNGD_FRONT_AUTO;
+	o->frontend = UKD_FRONT_AUTO;
 	o->dev.generator = UKD_PRNG_CHACHA20;
 	o->dev.mode = 0666;
 	o->helper = -1;

@@ -5,18 +5,13 @@
 #include <stdbool.h>
 
 #include "device.h"
+#include "front.h"
 
 #define KPRNGD_CONFIG_DEFAULT "/etc/ukd/kprngd.conf"
 #define KPRNGD_MOUNTPOINT_DEFAULT "/run/kprng"
 
-enum kprngd_front {
-	KPRNGD_FRONT_AUTO,   /* CUSE when /dev/cuse exists, else FUSE */
-	KPRNGD_FRONT_CUSE,
-	KPRNGD_FRONT_FUSE,
-};
-
 struct kprngd_options {
-	enum kprngd_front frontend;
+	enum ukd_front_kind frontend;  /* UKD_FRONT_AUTO by default */
 	char *mountpoint;
 	char *name;
 	struct kprng_config dev;   /* dev.name points into @name */

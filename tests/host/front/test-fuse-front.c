@@ -276,6 +276,86 @@ static void run_checks(const char *dir)
 	}
 }
 
+/* Is @path a mount point in /proc/self/mountinfo? (No stat(2): nobody
+ * answers FUSE_INIT for a front end without a loop.) */
+static bool mounted_at(const char *path)
+{
+	char line[4096], mnt[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 && !strcmp(mnt, path);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Does @dir list @name? (Again no stat(2) of a FUSE mount point.) */
+static bool lists(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d)))
+		found = !strcmp(e->d_name, name);
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* make_mountpoint: a missing directory is created and removed again at
+ * free; an existing one is left; without it a missing one is an error.
+ * And the frontend= names daemons parse. */
+static void check_mountpoint_lifecycle(const char *base)
+{
+	struct ukd_chardev *devs[] = { &alpha };
+	struct ukd_front_config cfg = { .kind = UKD_FRONT_AUTO, .fsname = "ukdtest" };
+	struct ukd_front *f = NULL;
+	char dir[512];
+	sd_event *ev = NULL;
+	int r;
+
+	CHECK(ukd_front_kind_from_string("fuse") == UKD_FRONT_FUSE, "fuse");
+	CHECK(ukd_front_kind_from_string("cuse") == UKD_FRONT_CUSE, "cuse");
+	CHECK(ukd_front_kind_from_string("auto") == UKD_FRONT_AUTO, "auto");
+	CHECK(ukd_front_kind_from_string("FUSE") == -EINVAL, "FUSE accepted");
+	CHECK(ukd_front_kind_from_string(NULL) == -EINVAL, "NULL accepted");
+	if (access("/dev/cuse", W_OK) != 0)
+		CHECK(ukd_front_kind_resolve(UKD_FRONT_AUTO) == UKD_FRONT_FUSE, "auto without CUSE");
+
+	snprintf(dir, sizeof(dir), "%s/made", base);
+	cfg.mountpoint = dir;
+	if (sd_event_new(&ev) < 0) {
+		FAIL("sd_event_new");
+		return;
+	}
+	r = ukd_front_new(&f, &cfg, devs, 1, ev);
+	CHECK(r == -ENOENT && !f, "missing mount point without make_mountpoint: %d", r);
+	ukd_front_free(f);
+	f = NULL;
+
+	cfg.kind = UKD_FRONT_FUSE;
+	cfg.make_mountpoint = true;
+	r = ukd_front_new(&f, &cfg, devs, 1, ev);
+	CHECK(r == 0, "make_mountpoint: %s", strerror(-r));
+	CHECK(lists(base, "made") && mounted_at(dir), "%s not created and mounted", dir);
+	ukd_front_free(f);
+	f = NULL;
+	CHECK(!lists(base, "made") && !mounted_at(dir), "%s not removed at free", dir);
+
+	/* Existing: used, and left. */
+	if (mkdir(dir, 0700) != 0)
+		FAIL("mkdir %s: %m", dir);
+	r = ukd_front_new(&f, &cfg, devs, 1, ev);
+	CHECK(r == 0 && mounted_at(dir), "existing mount point: %s", strerror(-r));
+	ukd_front_free(f);
+	CHECK(!mounted_at(dir) && lists(base, "made"), "existing mount point removed or mounted");
+	rmdir(dir);
+	sd_event_unref(ev);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/ukd-front-XXXXXX";
@@ -324,6 +404,7 @@ int main(void)
 	/* Unmounted: the directory is on its parent's filesystem again. */
 	CHECK(stat(ctx.dir, &st) == 0 && stat("/tmp", &parent) == 0 && st.st_dev == parent.st_dev,
 	      "still mounted after ukd_front_free");
+	check_mountpoint_lifecycle(ctx.dir);
 	rmdir(ctx.dir);
 	printf("%s\n", failures ? "FAILED" : "ok");
 	return failures ? 1 : 0;
