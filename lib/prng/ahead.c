@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ChaCha20 read-ahead (prng.h). Two buffers: while the caller's thread hands
- * one out (the FUSE/CUSE reply copies it to the reader), the helper thread
- * generates the bytes that follow into the other. Over FUSE the copy and
- * the generation then overlap on two CPUs instead of taking turns on one.
+ * ChaCha20 read-ahead (prng.h). A few slots, each a buffer of up to @max
+ * bytes of one stream: while the caller's thread hands out one slot (the
+ * FUSE/CUSE reply copies it to the reader), the helper thread generates the
+ * bytes that follow into another. Over FUSE the copy and the generation
+ * then overlap on two CPUs instead of taking turns on one. With several
+ * slots, readers that take turns each keep their read-ahead.
  *
- * The job, under @lock:
- *   NONE -> POSTED (caller) -> RUNNING (helper) -> DONE (helper) -> NONE (caller)
- * A POSTED job the caller no longer wants is dropped (-> NONE) before the
- * helper starts it; a RUNNING one is always waited for before its buffer is
- * reused. The job carries a copy of the stream's key and IV, so the helper
- * never touches a struct ukd_prng, which the caller may rekey or free.
+ * A slot's life, under @lock:
+ *   FREE -> POSTED (caller guesses the next read) -> RUNNING (helper) -> DONE
+ *   FREE/POSTED/DONE -> LENT (caller hands it out) -> FREE (at the next call)
+ * A POSTED slot the caller needs now is claimed and generated on the
+ * caller's thread (no waiting for a helper that has not started); a RUNNING
+ * one is waited for. A slot carries a copy of its stream's key and IV, so
+ * the helper never touches a struct ukd_prng, which the caller may rekey or
+ * free at any time.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -18,42 +22,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "prng-internal.h"
 
-enum job_state {
-	JOB_NONE,
-	JOB_POSTED,
-	JOB_RUNNING,
-	JOB_DONE,
+#define AHEAD_SLOTS 4
+
+enum slot_state {
+	SLOT_FREE,
+	SLOT_LENT,
+	SLOT_POSTED,
+	SLOT_RUNNING,
+	SLOT_DONE,
 };
 
-struct ahead_job {
+struct slot {
+	enum slot_state state;
+	/* Unless FREE: the bytes [pos, pos + size) of the stream (key, iv). */
 	uint8_t key[UKD_PRNG_KEY_SIZE];
 	uint8_t iv[16];
 	uint64_t pos;
 	size_t size;
-	unsigned int buf;          /* index into ukd_prng_ahead.buf */
-	int result;                /* DONE: 0 or -EIO */
+	const struct ukd_prng *owner;  /* who asked, for ukd_prng_ahead_forget() */
+	uint64_t seq;                  /* posting order */
+	int result;                    /* DONE: 0 or -EIO */
+	uint8_t *buf;
 };
 
 struct ukd_prng_ahead {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;       /* @state changed */
+	pthread_cond_t cond;       /* a slot's state changed, or @quit */
 	bool has_thread;
 	bool quit;                 /* under lock */
 	pthread_t thread;
-	enum job_state state;      /* under lock */
-	struct ahead_job job;      /* under lock; the helper owns it while RUNNING */
 	EVP_CIPHER_CTX *ctx;       /* the helper's */
 	size_t max;
-	uint8_t *buf[2];
-	/* The buffer lent by the last read and what it holds (caller's thread). */
-	unsigned int lent;
-	size_t lent_size;
-	uint8_t lent_key[UKD_PRNG_KEY_SIZE];
-	uint8_t lent_iv[16];
-	uint64_t hits;
+	unsigned int n_slots;      /* AHEAD_SLOTS with the thread, else 1 */
+	struct slot slot[AHEAD_SLOTS];  /* state and the fields under lock; the
+	                                 * helper owns a RUNNING slot's buffer */
+	uint64_t seq;              /* under lock */
+	uint64_t hits;             /* caller's thread */
 };
+
+/* Under lock: the oldest POSTED slot, or NULL. */
+static struct slot *oldest_posted(struct ukd_prng_ahead *a)
+{
+	struct slot *best = NULL;
+
+	for (unsigned int i = 0; i < a->n_slots; i++)
+		if (a->slot[i].state == SLOT_POSTED && (!best || a->slot[i].seq < best->seq))
+			best = &a->slot[i];
+	return best;
+}
 
 static void *ahead_main(void *userdata)
 {
@@ -61,21 +80,21 @@ static void *ahead_main(void *userdata)
 
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		struct ahead_job *j = &a->job;
+		struct slot *s = NULL;
 
-		while (!a->quit && a->state != JOB_POSTED)
+		while (!a->quit && !(s = oldest_posted(a)))
 			pthread_cond_wait(&a->cond, &a->lock);
 		if (a->quit)
 			break;
-		a->state = JOB_RUNNING;
+		s->state = SLOT_RUNNING;
 		pthread_mutex_unlock(&a->lock);
 
-		j->result = chacha20_seek(a->ctx, j->key, j->iv, j->pos);
-		if (j->result >= 0)
-			j->result = chacha20_fill(a->ctx, a->buf[j->buf], j->size);
+		s->result = chacha20_seek(a->ctx, s->key, s->iv, s->pos);
+		if (s->result >= 0)
+			s->result = chacha20_fill(a->ctx, s->buf, s->size);
 
 		pthread_mutex_lock(&a->lock);
-		a->state = JOB_DONE;
+		s->state = SLOT_DONE;
 		pthread_cond_broadcast(&a->cond);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -93,15 +112,21 @@ int ukd_prng_ahead_new(struct ukd_prng_ahead **ret, size_t max, bool thread)
 	if (!a)
 		return -ENOMEM;
 	a->max = max;
+	a->n_slots = thread ? AHEAD_SLOTS : 1;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	a->ctx = EVP_CIPHER_CTX_new();
-	/* Page-aligned: the kernel copies them to readers page by page. */
-	a->buf[0] = aligned_alloc(4096, (max + 4095) & ~(size_t)4095);
-	a->buf[1] = thread ? aligned_alloc(4096, (max + 4095) & ~(size_t)4095) : NULL;
-	if (!a->ctx || !a->buf[0] || (thread && !a->buf[1])) {
+	if (!a->ctx) {
 		ukd_prng_ahead_free(a);
 		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < a->n_slots; i++) {
+		/* Page-aligned: the kernel copies them to readers page by page. */
+		a->slot[i].buf = aligned_alloc(4096, (max + 4095) & ~(size_t)4095);
+		if (!a->slot[i].buf) {
+			ukd_prng_ahead_free(a);
+			return -ENOMEM;
+		}
 	}
 	if (thread) {
 		r = pthread_create(&a->thread, NULL, ahead_main, a);
@@ -126,10 +151,10 @@ void ukd_prng_ahead_free(struct ukd_prng_ahead *a)
 		pthread_mutex_unlock(&a->lock);
 		pthread_join(a->thread, NULL);
 	}
-	for (unsigned int i = 0; i < 2; i++) {
-		if (a->buf[i])
-			OPENSSL_cleanse(a->buf[i], a->max);
-		free(a->buf[i]);
+	for (unsigned int i = 0; i < a->n_slots; i++) {
+		if (a->slot[i].buf)
+			OPENSSL_cleanse(a->slot[i].buf, a->max);
+		free(a->slot[i].buf);
 	}
 	EVP_CIPHER_CTX_free(a->ctx);
 	pthread_cond_destroy(&a->cond);
@@ -138,83 +163,113 @@ void ukd_prng_ahead_free(struct ukd_prng_ahead *a)
 	free(a);
 }
 
-static bool same_stream(const uint8_t *key, const uint8_t *iv, const struct ukd_prng *p)
+/* Does @s hold (or will it hold) @size bytes of @p's stream from p->pos? */
+static bool slot_serves(const struct slot *s, const struct ukd_prng *p, size_t size)
 {
-	return p->kind == UKD_PRNG_CHACHA20 && !memcmp(key, p->key, UKD_PRNG_KEY_SIZE) &&
-	       !memcmp(iv, p->iv, sizeof(p->iv));
+	return s->state >= SLOT_POSTED && p->kind == UKD_PRNG_CHACHA20 && s->pos == p->pos &&
+	       s->size >= size && !memcmp(s->key, p->key, UKD_PRNG_KEY_SIZE) &&
+	       !memcmp(s->iv, p->iv, sizeof(p->iv));
 }
 
-/* Under lock: until the helper has finished whatever it is running. */
-static void wait_not_running(struct ukd_prng_ahead *a)
+/* Under lock, @s not RUNNING: empty it, wiping what it holds (a FREE slot
+ * that was LENT still holds what it lent). */
+static void slot_free(struct slot *s)
 {
-	while (a->state == JOB_RUNNING)
-		pthread_cond_wait(&a->cond, &a->lock);
+	uint8_t *buf = s->buf;
+
+	if (s->state != SLOT_POSTED)
+		OPENSSL_cleanse(buf, s->size);
+	OPENSSL_cleanse(s, sizeof(*s));
+	s->buf = buf;
+	s->state = SLOT_FREE;
 }
 
-/* Under lock, the job not RUNNING: drop it, wiping its bytes. */
-static void job_drop(struct ukd_prng_ahead *a)
+/* Under lock: a FREE slot, emptying the oldest POSTED or DONE one if need
+ * be (never @keep); NULL if every other slot is LENT or RUNNING. */
+static struct slot *slot_get(struct ukd_prng_ahead *a, const struct slot *keep)
 {
-	if (a->state == JOB_DONE)
-		OPENSSL_cleanse(a->buf[a->job.buf], a->job.size);
-	OPENSSL_cleanse(&a->job, sizeof(a->job));
-	a->state = JOB_NONE;
+	struct slot *victim = NULL;
+
+	for (unsigned int i = 0; i < a->n_slots; i++) {
+		struct slot *s = &a->slot[i];
+
+		if (s == keep)
+			continue;
+		if (s->state == SLOT_FREE)
+			return s;
+		if ((s->state == SLOT_POSTED || s->state == SLOT_DONE) &&
+		    (!victim || s->seq < victim->seq))
+			victim = s;
+	}
+	if (victim)
+		slot_free(victim);
+	return victim;
+}
+
+/* Under lock: guess that @p's next read is @size bytes on from here. */
+static void post(struct ukd_prng_ahead *a, const struct ukd_prng *p, size_t size,
+		 const struct slot *lent)
+{
+	struct slot *s = slot_get(a, lent);
+
+	if (!s)
+		return;
+	memcpy(s->key, p->key, UKD_PRNG_KEY_SIZE);
+	memcpy(s->iv, p->iv, sizeof(s->iv));
+	s->pos = p->pos;
+	s->size = size;
+	s->owner = p;
+	s->seq = ++a->seq;
+	s->result = 0;
+	s->state = SLOT_POSTED;
+	pthread_cond_broadcast(&a->cond);
 }
 
 int ukd_prng_ahead_read(struct ukd_prng_ahead *a, struct ukd_prng *p, size_t size,
 			const void **data)
 {
-	unsigned int use;
-	bool hit;
+	struct slot *s = NULL;
+	bool generate = true;
 	int r = 0;
 
 	if (!a || !p || !data || size > a->max)
 		return -EINVAL;
 
 	pthread_mutex_lock(&a->lock);
-	hit = a->state != JOB_NONE && same_stream(a->job.key, a->job.iv, p) &&
-	      a->job.pos == p->pos && a->job.size >= size;
-	if (hit) {
-		while (a->state != JOB_DONE)
+	/* What the last call lent is no longer in use. */
+	for (unsigned int i = 0; i < a->n_slots; i++)
+		if (a->slot[i].state == SLOT_LENT)
+			a->slot[i].state = SLOT_FREE;
+	for (unsigned int i = 0; i < a->n_slots && !s; i++)
+		if (slot_serves(&a->slot[i], p, size))
+			s = &a->slot[i];
+	if (s && s->state != SLOT_POSTED) {
+		while (s->state == SLOT_RUNNING)
 			pthread_cond_wait(&a->cond, &a->lock);
-		hit = a->job.result >= 0;
+		if (s->result >= 0) {
+			generate = false;
+			p->pos += size;  /* p->chacha_pos stays behind: ukd_prng_fill() seeks */
+			a->hits++;
+		}
 	}
-	if (hit) {
-		use = a->job.buf;
-		a->state = JOB_NONE;
-		p->pos += size;  /* p->chacha_pos stays behind: ukd_prng_fill() seeks */
-		a->hits++;
-	} else {
-		/* A guess that did not come true: generate here, into a buffer
-		 * the helper is not writing. */
-		if (a->state == JOB_POSTED || a->state == JOB_DONE)
-			job_drop(a);
-		use = a->state == JOB_RUNNING ? !a->job.buf : 0;
+	/* A POSTED slot not started yet is claimed (faster than waiting for the
+	 * helper); otherwise a guess that did not come true: any slot will do. */
+	if (!s)
+		s = slot_get(a, NULL);
+	s->state = SLOT_LENT;
+	s->owner = p;
+	if (generate) {
 		pthread_mutex_unlock(&a->lock);
-		r = ukd_prng_fill(p, a->buf[use], size);
+		r = ukd_prng_fill(p, s->buf, size);
 		pthread_mutex_lock(&a->lock);
-		wait_not_running(a);
-		if (a->state == JOB_DONE)
-			job_drop(a);
 	}
-	if (r >= 0 && a->has_thread && p->kind == UKD_PRNG_CHACHA20 && size >= UKD_PRNG_AHEAD_MIN) {
-		/* Guess that the next read is as long and follows on. */
-		memcpy(a->job.key, p->key, UKD_PRNG_KEY_SIZE);
-		memcpy(a->job.iv, p->iv, sizeof(a->job.iv));
-		a->job.pos = p->pos;
-		a->job.size = size;
-		a->job.buf = !use;
-		a->job.result = 0;
-		a->state = JOB_POSTED;
-		pthread_cond_broadcast(&a->cond);
-	}
+	s->size = size;
+	if (r >= 0 && a->has_thread && p->kind == UKD_PRNG_CHACHA20 && size >= UKD_PRNG_AHEAD_MIN)
+		post(a, p, size, s);
 	pthread_mutex_unlock(&a->lock);
 	if (r < 0)
 		return r;
-	a->lent = use;
-	a->lent_size = size;
-	memcpy(a->lent_key, p->key, UKD_PRNG_KEY_SIZE);
-	memcpy(a->lent_iv, p->iv, sizeof(a->lent_iv));
-	*data = a->buf[use];
+	*data = s->buf;
 	return 0;
 }
 
@@ -222,16 +277,28 @@ void ukd_prng_ahead_forget(struct ukd_prng_ahead *a, const struct ukd_prng *p)
 {
 	if (!a || !p)
 		return;
-	/* xoshiro streams have no key here: wipe what was lent regardless. */
-	if (p->kind != UKD_PRNG_CHACHA20 || same_stream(a->lent_key, a->lent_iv, p)) {
-		OPENSSL_cleanse(a->buf[a->lent], a->lent_size);
-		a->lent_size = 0;
-	}
 	pthread_mutex_lock(&a->lock);
-	if (a->state != JOB_NONE && same_stream(a->job.key, a->job.iv, p)) {
-		wait_not_running(a);
-		job_drop(a);
+	for (unsigned int i = 0; i < a->n_slots; i++) {
+		struct slot *s = &a->slot[i];
+
+		if (s->owner != p)
+			continue;
+		while (s->state == SLOT_RUNNING)
+			pthread_cond_wait(&a->cond, &a->lock);
+		if (s->owner == p)
+			slot_free(s);
 	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+void ukd_prng_ahead_wait(struct ukd_prng_ahead *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	for (unsigned int i = 0; i < a->n_slots; i++)
+		while (a->slot[i].state == SLOT_POSTED || a->slot[i].state == SLOT_RUNNING)
+			pthread_cond_wait(&a->cond, &a->lock);
 	pthread_mutex_unlock(&a->lock);
 }
 

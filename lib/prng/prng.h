@@ -166,11 +166,12 @@ int ukd_prng_derive_key(uint8_t out[UKD_PRNG_KEY_SIZE], const char *tag,
  * Read-ahead for large ChaCha20 reads (ahead.c). ChaCha20 can start at any
  * block, so while the caller hands out one buffer of a stream (e.g. the
  * FUSE front end copies it to the reader), a helper thread generates the
- * same number of bytes that follow into a second buffer; if the next read
- * of that stream starts there, it is served from that buffer without
- * generating on the caller's thread. The bytes are exactly those of
- * ukd_prng_fill(): a stream is identified by its key, IV and position only,
- * so a guess that does not come true costs time, never correctness.
+ * same number of bytes that follow into another buffer; if the next read
+ * of that stream starts there and is no longer, it is served from that
+ * buffer without generating on the caller's thread. A few buffers (4) keep
+ * the read-ahead of readers that take turns. The bytes are exactly those
+ * of ukd_prng_fill(): a stream is identified by its key, IV and position
+ * only, so a guess that does not come true costs time, never correctness.
  * Reads smaller than UKD_PRNG_AHEAD_MIN, xoshiro reads, and every read
  * without a helper thread are generated on the caller's thread into one of
  * the engine's buffers, so callers have one path.
@@ -180,7 +181,8 @@ int ukd_prng_derive_key(uint8_t out[UKD_PRNG_KEY_SIZE], const char *tag,
 struct ukd_prng_ahead;
 
 /**
- * ukd_prng_ahead_new() - an engine lending buffers of up to @max bytes.
+ * ukd_prng_ahead_new() - an engine lending buffers of up to @max bytes
+ * (4 of them with the thread, else 1).
  * @thread: start the helper thread (with the caller's signal mask: block
  *          signals first in daemons); false: no read-ahead at all.
  * Returns 0, -EINVAL, -ENOMEM or another -errno from pthread_create().
@@ -206,6 +208,12 @@ int ukd_prng_ahead_read(struct ukd_prng_ahead *a, struct ukd_prng *p, size_t siz
  * linger in memory). Waits for a read-ahead of @p in progress.
  */
 void ukd_prng_ahead_forget(struct ukd_prng_ahead *a, const struct ukd_prng *p);
+
+/**
+ * ukd_prng_ahead_wait() - wait until the helper has generated every guess
+ * made so far (tests and benchmarks: makes ukd_prng_ahead_hits() exact).
+ */
+void ukd_prng_ahead_wait(struct ukd_prng_ahead *a);
 
 /** ukd_prng_ahead_hits() - reads served from the read-ahead so far. */
 uint64_t ukd_prng_ahead_hits(const struct ukd_prng_ahead *a);

@@ -399,6 +399,11 @@ START_TEST(ahead_matches)
 				ck_assert_int_eq(ukd_prng_ahead_read(a, q, sizes[j], &got), 0);
 				ck_assert_int_eq(memcmp(got, want, sizes[j]), 0);
 				ck_assert_uint_eq(ukd_prng_position(q), ukd_prng_position(p));
+				/* Every other pass: the helper done with each guess
+				 * (hits are counted), or racing the next read (a
+				 * guess not started yet is claimed, not waited for). */
+				if (i % 2 == 0)
+					ukd_prng_ahead_wait(a);
 			}
 			/* A plain fill after lent reads: q's own context catches up. */
 			ck_assert_int_eq(ukd_prng_fill(p, want, 1000), 0);
@@ -409,8 +414,13 @@ START_TEST(ahead_matches)
 			ukd_prng_free(q);
 		}
 	/* A read hits when it follows a read of >= UKD_PRNG_AHEAD_MIN and is no
-	 * longer: per pass reads 2-6, 8-10 and 12 of @sizes, 9 of 12. */
-	ck_assert_uint_eq(ukd_prng_ahead_hits(a), _i ? 2 * 5 * 9 : 0);
+	 * longer: per waited pass (3 skips x 2 IVs) reads 2-6, 8-10 and 12 of
+	 * @sizes, 9 of 12; racing passes hit when the helper was quicker. */
+	if (_i) {
+		ck_assert_uint_ge(ukd_prng_ahead_hits(a), 2 * 3 * 9);
+		ck_assert_uint_le(ukd_prng_ahead_hits(a), 2 * 5 * 9);
+	} else
+		ck_assert_uint_eq(ukd_prng_ahead_hits(a), 0);
 
 	/* The carried counter against the reference, through the engine. */
 	{
@@ -430,9 +440,10 @@ START_TEST(ahead_matches)
 }
 END_TEST
 
-/* Streams that take turns, rekeys and forgets: every guess goes wrong or is
- * dropped, and the bytes stay right. */
-START_TEST(ahead_misses)
+/* Streams that take turns keep their guesses; guesses that go wrong,
+ * forgets and rekeys leave the bytes right. Every read waits for the
+ * helper, so the hits are exact. */
+START_TEST(ahead_turns)
 {
 	enum { N = 3 << 19 };
 	struct ukd_prng_ahead *a = NULL;
@@ -448,35 +459,44 @@ START_TEST(ahead_misses)
 		ck_assert_int_eq(ukd_prng_new(&ref[k], k ? UKD_PRNG_XOSHIRO : UKD_PRNG_CHACHA20, key), 0);
 		ck_assert_int_eq(ukd_prng_new(&s[k], k ? UKD_PRNG_XOSHIRO : UKD_PRNG_CHACHA20, key), 0);
 	}
-	/* Taking turns: chacha20 and xoshiro through one engine. */
+#define READ(k, n)                                                                 \
+	do {                                                                       \
+		ck_assert_int_eq(ukd_prng_fill(ref[k], want, (n)), 0);             \
+		ck_assert_int_eq(ukd_prng_ahead_read(a, s[k], (n), &got), 0);      \
+		ck_assert_int_eq(memcmp(got, want, (n)), 0);                       \
+		ukd_prng_ahead_wait(a);                                            \
+	} while (0)
+	/* chacha20 and xoshiro take turns; chacha20 alternates 64 KiB-ish and
+	 * N: a read after a shorter one misses, after a longer one hits. */
 	for (int round = 0; round < 6; round++)
-		for (int k = 0; k < 2; k++) {
-			size_t n = round % 2 ? N : 65536 + (size_t)round;
-
-			ck_assert_int_eq(ukd_prng_fill(ref[k], want, n), 0);
-			ck_assert_int_eq(ukd_prng_ahead_read(a, s[k], n, &got), 0);
-			ck_assert_int_eq(memcmp(got, want, n), 0);
-		}
-	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 0);
+		for (int k = 0; k < 2; k++)
+			READ(k, round % 2 ? (size_t)N : 65536 + (size_t)round);
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 2);  /* rounds 2 and 4 */
+	READ(0, N);
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 3);  /* after round 5's N */
 	/* Forgotten: the next read generates afresh, the same bytes. */
-	ck_assert_int_eq(ukd_prng_ahead_read(a, s[0], N, &got), 0);
-	ck_assert_int_eq(ukd_prng_fill(ref[0], want, N), 0);
 	ukd_prng_ahead_forget(a, s[0]);
-	ck_assert_int_eq(ukd_prng_ahead_read(a, s[0], N, &got), 0);
-	ck_assert_int_eq(ukd_prng_fill(ref[0], want, N), 0);
-	ck_assert_int_eq(memcmp(got, want, N), 0);
-	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 0);
+	READ(0, N);
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 3);
 	/* Rekeyed to its own key: back to position 0, not the guess. */
 	memset(key, 1, sizeof(key));
 	ck_assert_int_eq(ukd_prng_rekey(s[0], UKD_PRNG_CHACHA20, key), 0);
 	ck_assert_int_eq(ukd_prng_rekey(ref[0], UKD_PRNG_CHACHA20, key), 0);
-	ck_assert_int_eq(ukd_prng_ahead_read(a, s[0], N, &got), 0);
-	ck_assert_int_eq(ukd_prng_fill(ref[0], want, N), 0);
-	ck_assert_int_eq(memcmp(got, want, N), 0);
-	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 0);
+	READ(0, N);
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 3);
+	/* Two chacha20 streams taking turns both hit. */
+	memset(key, 3, sizeof(key));
+	ck_assert_int_eq(ukd_prng_rekey(s[1], UKD_PRNG_CHACHA20, key), 0);
+	ck_assert_int_eq(ukd_prng_rekey(ref[1], UKD_PRNG_CHACHA20, key), 0);
+	for (int round = 0; round < 3; round++)
+		for (int k = 0; k < 2; k++)
+			READ(k, 65536);
+	ck_assert_uint_eq(ukd_prng_ahead_hits(a), 3 + 1 + 2 + 2);
+#undef READ
 	/* Larger than the buffers. */
 	ck_assert_int_eq(ukd_prng_ahead_read(a, s[0], N + 1, &got), -EINVAL);
 	for (int k = 0; k < 2; k++) {
+		ukd_prng_ahead_forget(a, s[k]);
 		ukd_prng_free(ref[k]);
 		ukd_prng_free(s[k]);
 	}
@@ -504,7 +524,7 @@ static Suite *prng_suite(void)
 	tcase_add_test(tc, getrandom_fills);
 	tcase_add_test(tc, bad_args);
 	tcase_add_loop_test(tc, ahead_matches, 0, 2);
-	tcase_add_test(tc, ahead_misses);
+	tcase_add_test(tc, ahead_turns);
 	suite_add_tcase(s, tc);
 	return s;
 }
