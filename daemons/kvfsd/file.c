@@ -171,8 +171,9 @@ static int kvfs_fsync(struct file *f, bool datasync)
 	int r;
 
 	/* With an image only a commit is durable; it covers the whole tree
-	 * (the names leading to this file included). */
-	if (inode->i_sb->s_image)
+	 * (the names leading to this file included). The root directory
+	 * stands for the whole file system in memory too (kvfsctl sync). */
+	if (inode->i_sb->s_image || inode == inode->i_sb->s_root->d_inode)
 		return sync_filesystem(inode->i_sb);
 	r = mapping_writeback(&inode->i_data);
 	if (r < 0)
