@@ -206,8 +206,10 @@ static int kvfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
 	}
 	if (end > inode->i_sb->s_maxbytes)
 		return -EFBIG;
-	if (mode & FALLOC_FL_ZERO_RANGE)
+	if (mode & FALLOC_FL_ZERO_RANGE) {
 		mapping_truncate(&inode->i_data, off, end);
+		inode_mark_dirty(inode); /* pages went, even if the allocation fails */
+	}
 	r = mapping_allocate(&inode->i_data, off, end);
 	if (r < 0)
 		return r;
