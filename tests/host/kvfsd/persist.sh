@@ -20,6 +20,9 @@
 #     time): a write made durable by fsync of the root directory,
 #     fdatasync of another file, kvfsctl sync survives kill -9; one
 #     followed only by sync(1) and sync -f is lost, and the image mounts
+#  7. incremental commits: kill -9 four times during small fsync'ed
+#     creates, overwrites, unlinks and renames across 200 directories;
+#     every remount has every fsync'ed change and nothing deleted back
 #
 # Every mount is unmounted and every daemon stopped on exit (trap); every
 # blocking step is bounded with timeout.
@@ -268,6 +271,37 @@ for route in $ROUTES sync-only; do
 	done
 	unmount_kvfs
 done
+echo "  ($SECONDS s)"
+
+echo "== 7. incremental commits: kill -9 after many small fsyncs across 200 directories"
+rm -f "$IMG" "$T/many.log"
+for kill in 1 2 3 4; do
+	mount_kvfs "image=$IMG,size=256m,commit=3600" || { cat "$T/daemon.log"; fail "mount before kill $kill"; break; }
+	if [ "$kill" -gt 1 ]; then
+		timeout 120 $PY "$HERE/persist.py" many-verify "$M" "$T/many.log" || fail "after kill $((kill - 1))"
+	fi
+	timeout 120 $PY "$HERE/persist.py" many-writer "$M" "$T/many.log" 2>/dev/null &
+	WRITER=$!
+	sleep "$((RANDOM % 2 + 2)).$((RANDOM % 10))"
+	g=$(getfattr --only-values -n kvfs.stats.image_generation "$M" 2>/dev/null)
+	kill -KILL "$(cat "$T/pid")"
+	timeout 10 tail --pid="$(cat "$T/pid")" -f /dev/null
+	rm -f "$T/pid"
+	timeout 10 tail --pid="$WRITER" -f /dev/null || kill -KILL "$WRITER" 2>/dev/null
+	wait "$WRITER" 2>/dev/null
+	WRITER=
+	timeout 10 fusermount3 -u "$M" 2>/dev/null || umount -l "$M"
+	echo "  kill $kill at image generation $g: $(grep -c '^!' "$T/many.log") operations fsync'ed so far"
+done
+mount_kvfs "image=$IMG" || { cat "$T/daemon.log"; fail "mount after the last kill"; }
+if [ -e "$T/pid" ]; then
+	grep "image $IMG" "$T/daemon.log" | sed 's/^/  daemon: /'
+	timeout 120 $PY "$HERE/persist.py" many-verify "$M" "$T/many.log" || fail "after the last kill"
+	unmount_kvfs
+	# The final commit was a delta or a new base: both mount again.
+	mount_kvfs "image=$IMG" || { cat "$T/daemon.log"; fail "mount after the clean unmount"; }
+	[ -e "$T/pid" ] && { timeout 120 $PY "$HERE/persist.py" many-verify "$M" "$T/many.log" || fail "after the clean unmount"; unmount_kvfs; }
+fi
 echo "  ($SECONDS s)"
 
 if [ "$FAILED" = 0 ]; then echo "PASS"; else echo "FAILED"; fi
