@@ -8,18 +8,21 @@
  *   - a dirty page is always written to a fresh block, never over one the
  *     committed generation references (@committed) or one a page in memory
  *     holds (@live);
- *   - a commit writes the metadata of the whole tree to fresh blocks,
- *     fdatasync()s, then writes the other superblock slot with the next
- *     generation and fdatasync()s again. Until that last write the previous
- *     generation is intact; after it the new one is.
+ *   - a commit writes a delta (what changed: the inodes on sb->s_io,
+ *     deleted inode numbers, changed directories' entry lists) or, once
+ *     the deltas outgrow the base, a new base (the whole tree) to fresh
+ *     blocks, fdatasync()s, then writes the other superblock slot with
+ *     the next generation and fdatasync()s again. Until that last write
+ *     the previous generation is intact; after it the new one is.
  * So a kill -9 at any point leaves a mountable image holding the last
  * committed generation: what fsync/sync/the flusher committed survives.
  *
  * Mount checks: the superblock CRC (a slot that fails is skipped: that is
  * an interrupted commit), every metadata block's CRC and generation, the
- * stream CRC, every field of the stream against the image's bounds, every
- * data block's CRC, and that the stored allocator bitmap equals the one
- * rebuilt from the references. Any failure refuses the mount.
+ * stream CRC, the chain of deltas, every field of the (merged) stream
+ * against the image's bounds, every data block's CRC, and, for a base
+ * without deltas, that the stored allocator bitmap equals the one rebuilt
+ * from the references. Any failure refuses the mount.
  */
 #include "image.h"
 
