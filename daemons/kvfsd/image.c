@@ -555,9 +555,9 @@ static int write_super(struct image *img, const struct image_super *su)
  * superblock") instead of mounting the older generation left there. */
 static void drop_v1_slot(struct image *img)
 {
-	_cleanup_free_ uint8_t *zero = calloc(1, KVFS_PAGE_SIZE);
+	_cleanup_free_ uint8_t *zero = NULL;
 
-	if (!img->v1_slot || !zero)
+	if (!img->v1_slot || !(zero = calloc(1, KVFS_PAGE_SIZE)))
 		return;
 	if (pwrite_all(img->fd, zero, KVFS_PAGE_SIZE,
 		       ((img->generation + 1) % 2) * KVFS_PAGE_SIZE) == 0 &&
@@ -1035,7 +1035,8 @@ static int read_chain(int fd, const struct chain *c, uint64_t total_blocks, uint
 	if (!block || !s)
 		return -ENOMEM;
 	if (img->nmeta + c->blocks > img->meta_cap) {
-		uint64_t cap = img->nmeta + c->blocks;
+		uint64_t cap = img->nmeta + c->blocks > 2 * img->meta_cap ? img->nmeta + c->blocks
+									     : 2 * img->meta_cap;
 		uint64_t *m = realloc(img->meta, cap * sizeof(*m));
 
 		if (!m)
