@@ -211,8 +211,10 @@ static int kvfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
 		inode_mark_dirty(inode); /* pages went, even if the allocation fails */
 	}
 	r = mapping_allocate(&inode->i_data, off, end);
-	if (r < 0)
+	if (r < 0) {
+		inode_mark_dirty(inode); /* pages may have come before the failure */
 		return r;
+	}
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > inode->i_size) {
 		inode->i_size = end;
 		inode_touch(inode, true, true);

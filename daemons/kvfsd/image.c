@@ -596,6 +596,14 @@ static int commit_full(struct super_block *sb)
 	struct image_super su;
 	int r;
 
+	/* sync_fs wrote back the inodes on sb->s_io; a page dirtied behind
+	 * the list's back would have no block to name here, so (the walk
+	 * is over the whole tree anyway) write back everything. */
+	for (struct inode *i = sb->s_inodes; i; i = i->i_sb_next) {
+		r = mapping_writeback(&i->i_data);
+		if (r < 0)
+			return r;
+	}
 	s.map = calloc(img->map_words, 8);
 	if (!s.map) {
 		r = -ENOMEM;
