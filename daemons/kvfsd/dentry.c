@@ -258,6 +258,14 @@ struct dentry *d_alloc(struct dentry *parent, const char *name, size_t len)
 	return d;
 }
 
+/* A directory's list of names changed: the image's next commit rewrites
+ * it (I_IMAGE_DIRENTS). */
+static void d_dir_changed(const struct dentry *dir)
+{
+	if (dir && dir->d_inode)
+		inode_dirents_changed(dir->d_inode);
+}
+
 /**
  * d_instantiate() - turn a negative dentry positive.
  * @inode: takes over the caller's inode reference.
@@ -280,6 +288,7 @@ void d_instantiate(struct dentry *d, struct inode *inode)
 		d_sib_del(d);
 		d->d_off = p->d_next_off++;
 		d_sib_add_tail(d, p);
+		d_dir_changed(p);
 	}
 }
 
@@ -288,6 +297,7 @@ static void d_drop_inode(struct dentry *d)
 	struct dcache *dc = d->d_cache;
 	struct inode *inode = d->d_inode;
 
+	d_dir_changed(d->d_parent);
 	d->d_inode = NULL;
 	d->d_flags &= ~DCACHE_PINNED;
 	dc->nr_positive--;
@@ -405,6 +415,8 @@ void d_move(struct dentry *d, struct dentry *target)
 {
 	struct dentry *p = target->d_parent;
 
+	d_dir_changed(d->d_parent);
+	d_dir_changed(p);
 	d_lru_del(target);
 	d_hash_del(d);
 	d_hash_del(target);
@@ -424,6 +436,8 @@ void d_exchange(struct dentry *a, struct dentry *b)
 {
 	struct dentry *pa = a->d_parent, *pb = b->d_parent;
 
+	d_dir_changed(pa);
+	d_dir_changed(pb);
 	d_hash_del(a);
 	d_hash_del(b);
 	d_sib_del(a);

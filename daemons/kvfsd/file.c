@@ -171,8 +171,9 @@ static int kvfs_fsync(struct file *f, bool datasync)
 	int r;
 
 	/* With an image only a commit is durable; it covers the whole tree
-	 * (the names leading to this file included). */
-	if (inode->i_sb->s_image)
+	 * (the names leading to this file included). The root directory
+	 * stands for the whole file system in memory too (kvfsctl sync). */
+	if (inode->i_sb->s_image || inode == inode->i_sb->s_root->d_inode)
 		return sync_filesystem(inode->i_sb);
 	r = mapping_writeback(&inode->i_data);
 	if (r < 0)
@@ -205,11 +206,15 @@ static int kvfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
 	}
 	if (end > inode->i_sb->s_maxbytes)
 		return -EFBIG;
-	if (mode & FALLOC_FL_ZERO_RANGE)
+	if (mode & FALLOC_FL_ZERO_RANGE) {
 		mapping_truncate(&inode->i_data, off, end);
+		inode_mark_dirty(inode); /* pages went, even if the allocation fails */
+	}
 	r = mapping_allocate(&inode->i_data, off, end);
-	if (r < 0)
+	if (r < 0) {
+		inode_mark_dirty(inode); /* pages may have come before the failure */
 		return r;
+	}
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > inode->i_size) {
 		inode->i_size = end;
 		inode_touch(inode, true, true);

@@ -191,9 +191,18 @@ struct inode {
 	struct xattr *i_xattrs;   /* singly linked */
 	size_t i_xattr_bytes;
 	struct inode *i_sb_prev, *i_sb_next; /* sb->s_inodes */
+	struct inode *i_io_prev, *i_io_next; /* sb->s_io, while I_IO_LIST */
 };
 
 #define I_DIRTY (1u << 0)
+/* With an image: the inode's record (attributes, xattrs, page list) must
+ * go into the next commit; cleared only by a successful commit. */
+#define I_IMAGE_DIRTY (1u << 1)
+/* With an image: a directory whose entries changed since the last commit. */
+#define I_IMAGE_DIRENTS (1u << 2)
+/* On sb->s_io (the kernel's b_dirty list): changed since the last sync,
+ * so sync_fs and the image's next commit visit it and no other. */
+#define I_IO_LIST (1u << 3)
 
 struct inode *inode_new(struct super_block *sb, mode_t mode, const struct inode *dir,
 			const struct cred *cred, int *err);
@@ -205,6 +214,9 @@ void inode_maybe_evict(struct inode *inode);
 void inode_touch(struct inode *inode, bool mtime, bool ctime);
 void inode_accessed(struct inode *inode);
 void inode_mark_dirty(struct inode *inode);
+void inode_dirents_changed(struct inode *dir);
+void inode_io_list_add(struct inode *inode);
+void inode_io_list_del(struct inode *inode);
 bool in_group(const struct cred *cred, gid_t gid);
 int inode_change_size(struct inode *inode, uint64_t size);
 void kvfs_now(struct timespec *ts);
@@ -323,7 +335,8 @@ struct super_block {
 	uint64_t s_pages_written; /* by write-back, for the stats */
 	uint64_t s_dirty_inodes;
 	struct page_allocator s_page_alloc;
-	struct inode *s_inodes;   /* every live inode, for sync and teardown */
+	struct inode *s_inodes;   /* every live inode, for teardown and full commits */
+	struct inode *s_io;       /* inodes changed since the last sync (I_IO_LIST) */
 	struct file *s_files;     /* every open file, for teardown */
 	struct image *s_image;    /* backing image file; NULL: memory only */
 	bool s_changed;           /* anything changed since the last commit */

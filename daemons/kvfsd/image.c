@@ -8,18 +8,21 @@
  *   - a dirty page is always written to a fresh block, never over one the
  *     committed generation references (@committed) or one a page in memory
  *     holds (@live);
- *   - a commit writes the metadata of the whole tree to fresh blocks,
- *     fdatasync()s, then writes the other superblock slot with the next
- *     generation and fdatasync()s again. Until that last write the previous
- *     generation is intact; after it the new one is.
+ *   - a commit writes a delta (what changed: the inodes on sb->s_io,
+ *     deleted inode numbers, changed directories' entry lists) or, once
+ *     the deltas outgrow the base, a new base (the whole tree) to fresh
+ *     blocks, fdatasync()s, then writes the other superblock slot with
+ *     the next generation and fdatasync()s again. Until that last write
+ *     the previous generation is intact; after it the new one is.
  * So a kill -9 at any point leaves a mountable image holding the last
  * committed generation: what fsync/sync/the flusher committed survives.
  *
  * Mount checks: the superblock CRC (a slot that fails is skipped: that is
  * an interrupted commit), every metadata block's CRC and generation, the
- * stream CRC, every field of the stream against the image's bounds, every
- * data block's CRC, and that the stored allocator bitmap equals the one
- * rebuilt from the references. Any failure refuses the mount.
+ * stream CRC, the chain of deltas, every field of the (merged) stream
+ * against the image's bounds, every data block's CRC, and, for a base
+ * without deltas, that the stored allocator bitmap equals the one rebuilt
+ * from the references. Any failure refuses the mount.
  */
 #include "image.h"
 
@@ -43,8 +46,25 @@
 #error "the image format is little-endian; add byte swapping for this host"
 #endif
 
-_Static_assert(sizeof(struct image_super) == 88, "image_super layout");
+_Static_assert(sizeof(struct image_super) == 152, "image_super layout");
+_Static_assert(offsetof(struct image_super, delta_crc) == IMAGE_SUPER_V1_SIZE - 4,
+	       "version 1's CRC32C sits where delta_crc is");
 _Static_assert(sizeof(struct image_meta_header) == 32, "image_meta_header layout");
+
+/* One metadata stream on disk: a chain of blocks. blocks == 0: none. */
+struct chain {
+	uint64_t first, blocks, len, generation;
+	uint32_t crc;
+};
+
+/* A delta stream starts with the chain of the previous delta (zeros for
+ * the first delta on a base): u64 first, blocks, len, generation, u32 crc,
+ * u32 0. */
+#define DELTA_HEADER 40
+/* Deltas until a compaction (a new base): at most this many, and at most
+ * as many blocks as the base has (but 64 at least). */
+#define DELTAS_MAX 4096
+#define DELTA_BLOCKS_MIN 64
 
 struct image {
 	int fd;
@@ -54,8 +74,15 @@ struct image {
 	uint64_t *committed;      /* bitmap: blocks the committed generation references */
 	size_t map_words;
 	uint64_t cursor;          /* next block to try */
-	uint64_t *meta;           /* metadata blocks of the committed generation */
-	uint64_t nmeta;
+	uint64_t *meta;           /* metadata blocks of the committed generation (all streams) */
+	uint64_t nmeta, meta_cap;
+	struct chain base;        /* committed base stream */
+	struct chain delta;       /* committed newest delta; blocks == 0: none */
+	uint64_t delta_count, delta_blocks_total;
+	uint64_t *deleted;        /* inos of unlinked inodes destroyed since the last commit */
+	size_t ndeleted, deleted_cap;
+	bool deleted_lost;        /* ran out of memory for @deleted: next commit is a new base */
+	bool v1_slot;             /* the other slot holds a version-1 superblock */
 	bool loading;
 	bool broken;              /* a superblock write failed: no more writes */
 };
@@ -221,6 +248,8 @@ static int image_writepage(struct address_space *mapping, uint64_t index, void *
 	if (PRIV_BLK(*priv))
 		bit_clear(img->live, PRIV_BLK(*priv));
 	*priv = PRIV(blk, crc);
+	mapping->host->i_state |= I_IMAGE_DIRTY; /* its page list changed */
+	inode_io_list_add(mapping->host);
 	return 0;
 }
 
@@ -234,6 +263,26 @@ void image_page_freed(struct super_block *sb, void *page)
 
 	if (sb->s_image && PRIV_BLK(v))
 		bit_clear(sb->s_image->live, PRIV_BLK(v));
+}
+
+void image_inode_evicted(struct inode *inode)
+{
+	struct image *img = inode->i_sb->s_image;
+
+	if (!img || img->loading || inode->i_nlink)
+		return;
+	if (img->ndeleted == img->deleted_cap) {
+		size_t cap = img->deleted_cap ? img->deleted_cap * 2 : 256;
+		uint64_t *n = realloc(img->deleted, cap * sizeof(*n));
+
+		if (!n) {
+			img->deleted_lost = true;
+			return;
+		}
+		img->deleted = n;
+		img->deleted_cap = cap;
+	}
+	img->deleted[img->ndeleted++] = inode->i_ino;
 }
 
 uint64_t image_generation(const struct super_block *sb)
@@ -334,7 +383,8 @@ static int ser_page(uint64_t index, void *page, void *ud)
 	put64(&s->b, index);
 	put32(&s->b, (uint32_t)PRIV_BLK(v));
 	put32(&s->b, PRIV_CRC(v));
-	bit_set(s->map, PRIV_BLK(v));
+	if (s->map)
+		bit_set(s->map, PRIV_BLK(v));
 	return 0;
 }
 
@@ -392,7 +442,8 @@ static size_t div_up(size_t a, size_t b)
 }
 
 static void super_fill(struct image_super *su, const struct image *img, const struct super_block *sb,
-		       uint64_t gen, uint64_t meta_first, uint64_t nmeta, uint64_t len, uint32_t crc)
+		       uint64_t gen, const struct chain *base, const struct chain *delta,
+		       uint64_t delta_count, uint64_t delta_blocks_total)
 {
 	memset(su, 0, sizeof(*su));
 	memcpy(su->magic, IMAGE_MAGIC, 8);
@@ -401,32 +452,160 @@ static void super_fill(struct image_super *su, const struct image *img, const st
 	su->generation = gen;
 	su->total_blocks = img->total_blocks;
 	su->data_blocks_max = sb->s_blocks_max;
-	su->meta_first = meta_first;
-	su->meta_blocks = nmeta;
-	su->meta_len = len;
+	su->meta_first = base->first;
+	su->meta_blocks = base->blocks;
+	su->meta_len = base->len;
+	su->meta_crc = base->crc;
+	su->meta_generation = base->generation;
 	su->next_ino = sb->s_next_ino;
 	su->root_ino = sb->s_root->d_inode->i_ino;
-	su->meta_crc = crc;
+	if (delta->blocks) {
+		su->delta_first = delta->first;
+		su->delta_blocks = delta->blocks;
+		su->delta_len = delta->len;
+		su->delta_crc = delta->crc;
+		su->delta_generation = delta->generation;
+		su->delta_count = delta_count;
+		su->delta_blocks_total = delta_blocks_total;
+	}
 	su->crc = image_crc32c(0, su, sizeof(*su));
 }
 
-int image_commit(struct super_block *sb)
+/* @n fresh blocks, marked live; on failure none stays allocated. */
+static int alloc_blocks(struct image *img, size_t n, uint64_t **blocks)
+{
+	uint64_t *b = calloc(n ? n : 1, sizeof(*b));
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t got = 0; got < n; got++) {
+		r = block_alloc(img, &b[got]);
+		if (r < 0) {
+			for (size_t i = 0; i < got; i++)
+				bit_clear(img->live, b[i]);
+			free(b);
+			return r;
+		}
+	}
+	*blocks = b;
+	return 0;
+}
+
+/* Write @len bytes of @stream into the chain of @blocks (@n of them,
+ * enough for @len) as generation @gen; the chain's description in @c. */
+static int write_chain(struct image *img, uint64_t gen, const uint8_t *stream, size_t len,
+		       const uint64_t *blocks, size_t n, struct chain *c)
+{
+	_cleanup_free_ uint8_t *block = aligned_alloc(KVFS_PAGE_SIZE, KVFS_PAGE_SIZE);
+	int r;
+
+	if (!block)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct image_meta_header h = {
+			.generation = gen, .seq = i, .next = i + 1 < n ? blocks[i + 1] : 0,
+		};
+		size_t off = i * IMAGE_META_PAYLOAD;
+		size_t k = off >= len ? 0 : len - off < IMAGE_META_PAYLOAD ? len - off
+									    : IMAGE_META_PAYLOAD;
+
+		memcpy(h.magic, IMAGE_META_MAGIC, 4);
+		memset(block, 0, KVFS_PAGE_SIZE);
+		memcpy(block, &h, sizeof(h));
+		if (k)
+			memcpy(block + sizeof(h), stream + off, k);
+		h.crc = image_crc32c(0, block, KVFS_PAGE_SIZE);
+		memcpy(block, &h, sizeof(h));
+		r = pwrite_all(img->fd, block, KVFS_PAGE_SIZE, blocks[i] * KVFS_PAGE_SIZE);
+		if (r < 0)
+			return r;
+	}
+	*c = (struct chain){ .first = blocks[0], .blocks = n, .len = len, .generation = gen,
+			     .crc = image_crc32c(0, stream, len) };
+	return 0;
+}
+
+/*
+ * Make generation @su->generation durable: the data and metadata blocks
+ * written so far, then its superblock slot. Once the slot write has
+ * started, a failure leaves the image broken: the slot may hold either
+ * generation, so neither one's blocks may be touched again.
+ */
+static int write_super(struct image *img, const struct image_super *su)
+{
+	_cleanup_free_ uint8_t *block = calloc(1, KVFS_PAGE_SIZE);
+	int r;
+
+	if (!block)
+		return -ENOMEM;
+	if (fdatasync(img->fd) < 0)
+		return -errno;
+	memcpy(block, su, sizeof(*su));
+	r = pwrite_all(img->fd, block, KVFS_PAGE_SIZE, (su->generation % 2) * KVFS_PAGE_SIZE);
+	if (r == 0 && fdatasync(img->fd) < 0)
+		r = -errno;
+	if (r < 0)
+		img->broken = true;
+	return r;
+}
+
+/* After the first commit over a version-1 image: clear the other slot, so
+ * a kvfsd that reads only version 1 refuses the image ("no valid
+ * superblock") instead of mounting the older generation left there. */
+static void drop_v1_slot(struct image *img)
+{
+	_cleanup_free_ uint8_t *zero = NULL;
+
+	if (!img->v1_slot || !(zero = calloc(1, KVFS_PAGE_SIZE)))
+		return;
+	if (pwrite_all(img->fd, zero, KVFS_PAGE_SIZE,
+		       ((img->generation + 1) % 2) * KVFS_PAGE_SIZE) == 0 &&
+	    fdatasync(img->fd) == 0)
+		img->v1_slot = false;
+}
+
+/* Committed: no inode is behind the image any more. sync_fs wrote every
+ * listed inode back before the commit, so the list empties. */
+static void clear_image_flags(struct super_block *sb)
+{
+	while (sb->s_io) {
+		struct inode *i = sb->s_io;
+
+		i->i_state &= ~(I_IMAGE_DIRTY | I_IMAGE_DIRENTS);
+		inode_io_list_del(i);
+	}
+	sb->s_image->ndeleted = 0;
+	sb->s_image->deleted_lost = false;
+}
+
+static bool in_image(const struct super_block *sb, const struct inode *i)
+{
+	return i->i_nlink || i == sb->s_root->d_inode;
+}
+
+/* A new base: the metadata of the whole tree. Frees every older stream. */
+static int commit_full(struct super_block *sb)
 {
 	struct image *img = sb->s_image;
 	struct ser s = { .img = img };
-	_cleanup_free_ uint64_t *blocks = NULL;
-	_cleanup_free_ uint8_t *block = NULL;
-	size_t map_bytes = img->map_words * 8, nblocks = 0, got = 0;
+	uint64_t *blocks = NULL;
+	size_t map_bytes = img->map_words * 8, nblocks = 0, count_at;
 	uint64_t ninodes = 0, ndirents = 0, gen = img->generation + 1;
-	size_t count_at;
+	struct chain base, none = { 0 };
 	struct image_super su;
 	int r;
 
-	if (img->broken)
-		return -EIO;
+	/* sync_fs wrote back the inodes on sb->s_io; a page dirtied behind
+	 * the list's back would have no block to name here, so (the walk
+	 * is over the whole tree anyway) write back everything. */
+	for (struct inode *i = sb->s_inodes; i; i = i->i_sb_next) {
+		r = mapping_writeback(&i->i_data);
+		if (r < 0)
+			return r;
+	}
 	s.map = calloc(img->map_words, 8);
-	block = aligned_alloc(KVFS_PAGE_SIZE, KVFS_PAGE_SIZE);
-	if (!s.map || !block) {
+	if (!s.map) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -434,11 +613,11 @@ int image_commit(struct super_block *sb)
 	bit_set(s.map, 1);
 	/* Inode table: every inode that has a name (unlinked but open ones die with the mount). */
 	for (const struct inode *i = sb->s_inodes; i; i = i->i_sb_next)
-		if (i->i_nlink || i == sb->s_root->d_inode)
+		if (in_image(sb, i))
 			ninodes++;
 	put64(&s.b, ninodes);
 	for (const struct inode *i = sb->s_inodes; i; i = i->i_sb_next) {
-		if (!i->i_nlink && i != sb->s_root->d_inode)
+		if (!in_image(sb, i))
 			continue;
 		r = ser_inode(&s, i);
 		if (r < 0)
@@ -458,57 +637,26 @@ int image_commit(struct super_block *sb)
 		goto out;
 	}
 	nblocks = div_up(s.b.len + map_bytes, IMAGE_META_PAYLOAD);
-	blocks = calloc(nblocks, sizeof(*blocks));
-	if (!blocks) {
-		r = -ENOMEM;
+	r = alloc_blocks(img, nblocks, &blocks);
+	if (r < 0) {
+		nblocks = 0;
 		goto out;
 	}
-	for (; got < nblocks; got++) {
-		r = block_alloc(img, &blocks[got]);
-		if (r < 0)
-			goto out;
-		bit_set(s.map, blocks[got]);
-	}
+	for (size_t i = 0; i < nblocks; i++)
+		bit_set(s.map, blocks[i]);
 	buf_put(&s.b, s.map, map_bytes);
 	if (s.b.err) {
 		r = s.b.err;
 		goto out;
 	}
-	for (size_t i = 0; i < nblocks; i++) {
-		struct image_meta_header h = {
-			.generation = gen, .seq = i, .next = i + 1 < nblocks ? blocks[i + 1] : 0,
-		};
-		size_t off = i * IMAGE_META_PAYLOAD, n = s.b.len - off;
-
-		if (n > IMAGE_META_PAYLOAD)
-			n = IMAGE_META_PAYLOAD;
-		memcpy(h.magic, IMAGE_META_MAGIC, 4);
-		memset(block, 0, KVFS_PAGE_SIZE);
-		memcpy(block, &h, sizeof(h));
-		memcpy(block + sizeof(h), s.b.p + off, n);
-		h.crc = image_crc32c(0, block, KVFS_PAGE_SIZE);
-		memcpy(block, &h, sizeof(h));
-		r = pwrite_all(img->fd, block, KVFS_PAGE_SIZE, blocks[i] * KVFS_PAGE_SIZE);
-		if (r < 0)
-			goto out;
-	}
-	/* Data and metadata on disk before the superblock that points at them. */
-	if (fdatasync(img->fd) < 0) {
-		r = -errno;
+	r = write_chain(img, gen, s.b.p, s.b.len, blocks, nblocks, &base);
+	if (r < 0)
 		goto out;
-	}
-	super_fill(&su, img, sb, gen, blocks[0], nblocks, s.b.len, image_crc32c(0, s.b.p, s.b.len));
-	memset(block, 0, KVFS_PAGE_SIZE);
-	memcpy(block, &su, sizeof(su));
-	r = pwrite_all(img->fd, block, KVFS_PAGE_SIZE, (gen % 2) * KVFS_PAGE_SIZE);
-	if (r == 0 && fdatasync(img->fd) < 0)
-		r = -errno;
+	super_fill(&su, img, sb, gen, &base, &none, 0, 0);
+	r = write_super(img, &su);
 	if (r < 0) {
-		/* The slot may hold the new generation or be torn; either way
-		 * neither generation's blocks may be touched again: stop
-		 * writing (the next mount sorts it out). */
-		img->broken = true;
-		got = 0;
+		if (img->broken)
+			nblocks = 0; /* keep them: the slot may name them */
 		goto out;
 	}
 	/* Committed: the old metadata blocks are free, the new references rule. */
@@ -516,18 +664,202 @@ int image_commit(struct super_block *sb)
 		bit_clear(img->live, img->meta[i]);
 	free(img->meta);
 	img->meta = TAKE_PTR(blocks);
-	img->nmeta = nblocks;
-	got = 0;
+	img->nmeta = img->meta_cap = nblocks;
+	nblocks = 0;
 	free(img->committed);
 	img->committed = TAKE_PTR(s.map);
 	img->generation = gen;
+	img->base = base;
+	img->delta = none;
+	img->delta_count = img->delta_blocks_total = 0;
+	clear_image_flags(sb);
+	drop_v1_slot(img);
 	r = 0;
 out:
-	for (size_t i = 0; blocks && i < got; i++)
+	for (size_t i = 0; blocks && i < nblocks; i++)
 		bit_clear(img->live, blocks[i]);
+	free(blocks);
 	free(s.map);
 	free(s.b.p);
 	return r;
+}
+
+/*
+ * The delta stream of one commit (after its DELTA_HEADER):
+ *   u64 ninodes, then inode records as in the base (changed inodes);
+ *   u64 ndeleted, then u64 ino each (inodes gone from the tree);
+ *   u64 ndirs, then per changed directory: u64 ino, u64 nentries, then
+ *     per entry in readdir order: u64 ino, u32 name_len, name
+ *     (the directory's whole list, replacing the one before).
+ */
+static int ser_delta(struct super_block *sb, struct ser *s)
+{
+	struct image *img = sb->s_image;
+	uint64_t n = 0;
+	size_t at;
+	int r;
+
+	put64(&s->b, img->delta.first);
+	put64(&s->b, img->delta.blocks);
+	put64(&s->b, img->delta.len);
+	put64(&s->b, img->delta.generation);
+	put32(&s->b, img->delta.crc);
+	put32(&s->b, 0);
+	at = s->b.len;
+	put64(&s->b, 0);
+	for (const struct inode *i = sb->s_io; i; i = i->i_io_next) {
+		if (!(i->i_state & I_IMAGE_DIRTY) || !in_image(sb, i))
+			continue;
+		r = ser_inode(s, i);
+		if (r < 0)
+			return r;
+		n++;
+	}
+	if (s->b.err)
+		return s->b.err;
+	memcpy(s->b.p + at, &n, 8);
+	at = s->b.len;
+	n = 0;
+	put64(&s->b, 0);
+	for (const struct inode *i = sb->s_io; i; i = i->i_io_next) {
+		if ((i->i_state & I_IMAGE_DIRTY) && !in_image(sb, i)) {
+			put64(&s->b, i->i_ino);
+			n++;
+		}
+	}
+	for (size_t k = 0; k < img->ndeleted; k++)
+		put64(&s->b, img->deleted[k]);
+	n += img->ndeleted;
+	if (s->b.err)
+		return s->b.err;
+	memcpy(s->b.p + at, &n, 8);
+	at = s->b.len;
+	n = 0;
+	put64(&s->b, 0);
+	for (const struct inode *i = sb->s_io; i; i = i->i_io_next) {
+		const struct dentry *dir = i->i_dentry;
+		uint64_t cnt = 0;
+		size_t cnt_at;
+
+		if (!(i->i_state & I_IMAGE_DIRENTS) || !S_ISDIR(i->i_mode) || !in_image(sb, i) ||
+		    !dir)
+			continue;
+		put64(&s->b, i->i_ino);
+		cnt_at = s->b.len;
+		put64(&s->b, 0);
+		for (const struct dentry *d = dir->d_child_head; d; d = d->d_sib_next) {
+			if (!d->d_inode || !(d->d_flags & DCACHE_PINNED))
+				continue;
+			put64(&s->b, d->d_inode->i_ino);
+			put32(&s->b, (uint32_t)d->d_len);
+			buf_put(&s->b, d->d_name, d->d_len);
+			cnt++;
+		}
+		if (s->b.err)
+			return s->b.err;
+		memcpy(s->b.p + cnt_at, &cnt, 8);
+		n++;
+	}
+	if (s->b.err)
+		return s->b.err;
+	memcpy(s->b.p + at, &n, 8);
+	return 0;
+}
+
+/*
+ * A delta: only what changed since the last commit. Returns 1 when a new
+ * base is due instead (too many deltas, or they would outgrow the base).
+ */
+static int commit_delta(struct super_block *sb)
+{
+	struct image *img = sb->s_image;
+	struct ser s = { .img = img };
+	uint64_t *blocks = NULL;
+	size_t nblocks = 0;
+	uint64_t gen = img->generation + 1, limit;
+	struct chain delta;
+	struct image_super su;
+	int r;
+
+	if (img->deleted_lost || img->delta_count >= DELTAS_MAX)
+		return 1;
+	r = ser_delta(sb, &s);
+	if (r < 0)
+		goto out;
+	nblocks = div_up(s.b.len, IMAGE_META_PAYLOAD);
+	limit = img->base.blocks > DELTA_BLOCKS_MIN ? img->base.blocks : DELTA_BLOCKS_MIN;
+	if (img->delta_blocks_total + nblocks > limit) {
+		nblocks = 0;
+		r = 1;
+		goto out;
+	}
+	r = alloc_blocks(img, nblocks, &blocks);
+	if (r < 0) {
+		nblocks = 0;
+		goto out;
+	}
+	r = write_chain(img, gen, s.b.p, s.b.len, blocks, nblocks, &delta);
+	if (r < 0)
+		goto out;
+	super_fill(&su, img, sb, gen, &img->base, &delta, img->delta_count + 1,
+		   img->delta_blocks_total + nblocks);
+	r = write_super(img, &su);
+	if (r < 0) {
+		if (img->broken)
+			nblocks = 0;
+		goto out;
+	}
+	/* Committed. Every older stream stays referenced; the new blocks join them. */
+	if (img->nmeta + nblocks > img->meta_cap) {
+		size_t cap = (img->nmeta + nblocks) * 2;
+		uint64_t *m = realloc(img->meta, cap * sizeof(*m));
+
+		if (!m) {
+			/* Cannot track them: never reuse them (a leak until the next mount). */
+			nblocks = 0;
+			goto committed;
+		}
+		img->meta = m;
+		img->meta_cap = cap;
+	}
+	memcpy(img->meta + img->nmeta, blocks, nblocks * sizeof(*blocks));
+	img->nmeta += nblocks;
+committed:
+	img->delta_blocks_total += div_up(s.b.len, IMAGE_META_PAYLOAD);
+	nblocks = 0;
+	/* The new generation references exactly the blocks held now: every
+	 * page's block and every stream (pages of unlinked open files too,
+	 * which only keeps them a commit longer). */
+	memcpy(img->committed, img->live, img->map_words * 8);
+	bit_set(img->committed, 0);
+	bit_set(img->committed, 1);
+	img->generation = gen;
+	img->delta = delta;
+	img->delta_count++;
+	clear_image_flags(sb);
+	drop_v1_slot(img);
+	r = 0;
+out:
+	for (size_t i = 0; blocks && i < nblocks; i++)
+		bit_clear(img->live, blocks[i]);
+	free(blocks);
+	free(s.b.p);
+	return r;
+}
+
+int image_commit(struct super_block *sb)
+{
+	struct image *img = sb->s_image;
+	int r;
+
+	if (img->broken)
+		return -EIO;
+	if (img->generation) {
+		r = commit_delta(sb);
+		if (r <= 0)
+			return r;
+	}
+	return commit_full(sb);
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -625,30 +957,71 @@ static bool valid_type(mode_t m)
 	return false;
 }
 
-/* Read and check the superblock slots; the valid one with the highest generation. */
-static int read_super(int fd, struct image_super *best, struct loader *l, uint64_t file_blocks)
+static bool chain_ok(uint64_t first, uint64_t blocks, uint64_t len, uint64_t total)
 {
+	return first >= 2 && first < total && blocks && blocks <= total &&
+	       len <= blocks * IMAGE_META_PAYLOAD;
+}
+
+/* One slot: a version-2 superblock, or a version-1 one read as a base
+ * without deltas. False when it fails its magic, CRC32C or bounds. */
+static bool super_valid(const uint8_t *raw, int slot, uint64_t file_blocks, struct image_super *su)
+{
+	uint32_t crc;
+
+	memcpy(su, raw, sizeof(*su));
+	if (memcmp(su->magic, IMAGE_MAGIC, 8))
+		return false;
+	if (su->version == 1) {
+		crc = su->delta_crc;
+		su->delta_crc = 0;
+		if (image_crc32c(0, su, IMAGE_SUPER_V1_SIZE) != crc)
+			return false;
+		memset((uint8_t *)su + IMAGE_SUPER_V1_SIZE, 0, sizeof(*su) - IMAGE_SUPER_V1_SIZE);
+		su->meta_generation = su->generation;
+	} else if (su->version == IMAGE_VERSION) {
+		crc = su->crc;
+		su->crc = 0;
+		if (image_crc32c(0, su, sizeof(*su)) != crc)
+			return false;
+	} else {
+		return false;
+	}
+	if (su->block_size != KVFS_PAGE_SIZE || su->total_blocks < 3 ||
+	    su->total_blocks > IMAGE_BLOCKS_MAX || su->total_blocks > file_blocks ||
+	    su->generation % 2 != (uint64_t)slot || !su->data_blocks_max ||
+	    !chain_ok(su->meta_first, su->meta_blocks, su->meta_len, su->total_blocks) ||
+	    !su->meta_generation || su->meta_generation > su->generation)
+		return false;
+	if (!su->delta_count)
+		return !su->delta_first && !su->delta_blocks && !su->delta_len &&
+		       !su->delta_generation && !su->delta_blocks_total;
+	return chain_ok(su->delta_first, su->delta_blocks, su->delta_len, su->total_blocks) &&
+	       su->delta_generation > su->meta_generation &&
+	       su->delta_generation <= su->generation &&
+	       su->delta_count <= su->delta_generation - su->meta_generation &&
+	       su->delta_blocks_total >= su->delta_count &&
+	       su->delta_blocks_total <= su->total_blocks;
+}
+
+/* Read and check the superblock slots; the valid one with the highest generation. */
+static int read_super(int fd, struct image_super *best, struct loader *l, uint64_t file_blocks,
+		      bool *v1)
+{
+	uint8_t raw[sizeof(struct image_super)];
 	bool found = false;
 
 	for (int slot = 0; slot < 2; slot++) {
 		struct image_super su;
-		uint32_t crc;
 
-		if (pread_all(fd, &su, sizeof(su), (uint64_t)slot * KVFS_PAGE_SIZE) < 0)
+		if (pread_all(fd, raw, sizeof(raw), (uint64_t)slot * KVFS_PAGE_SIZE) < 0)
 			continue;
-		crc = su.crc;
-		su.crc = 0;
-		if (memcmp(su.magic, IMAGE_MAGIC, 8) || image_crc32c(0, &su, sizeof(su)) != crc)
+		if (!super_valid(raw, slot, file_blocks, &su))
 			continue;
-		if (su.version != IMAGE_VERSION || su.block_size != KVFS_PAGE_SIZE ||
-		    su.total_blocks < 3 || su.total_blocks > IMAGE_BLOCKS_MAX ||
-		    su.total_blocks > file_blocks || su.generation % 2 != (uint64_t)slot ||
-		    su.meta_first < 2 || su.meta_first >= su.total_blocks || !su.meta_blocks ||
-		    su.meta_blocks > su.total_blocks ||
-		    su.meta_len > su.meta_blocks * IMAGE_META_PAYLOAD || !su.data_blocks_max)
-			continue;
-		if (!found || su.generation > best->generation)
+		if (!found || su.generation > best->generation) {
 			*best = su;
+			*v1 = su.version == 1;
+		}
 		found = true;
 	}
 	if (!found)
@@ -656,24 +1029,34 @@ static int read_super(int fd, struct image_super *best, struct loader *l, uint64
 	return 0;
 }
 
-static int read_meta(int fd, const struct image_super *su, uint8_t **stream, uint64_t *map,
-		     struct image *img, struct loader *l)
+/* Read one stream's chain of blocks, checking each block and the whole;
+ * the blocks are marked in @map (which catches a block used twice) and
+ * appended to img->meta. */
+static int read_chain(int fd, const struct chain *c, uint64_t total_blocks, uint8_t **stream,
+		      uint64_t *map, struct image *img, struct loader *l)
 {
 	_cleanup_free_ uint8_t *block = malloc(KVFS_PAGE_SIZE);
-	_cleanup_free_ uint8_t *s = malloc(su->meta_len ? su->meta_len : 1);
-	uint64_t blk = su->meta_first, done = 0;
+	_cleanup_free_ uint8_t *s = malloc(c->len ? c->len : 1);
+	uint64_t blk = c->first, done = 0;
 	int r;
 
 	if (!block || !s)
 		return -ENOMEM;
-	img->meta = calloc(su->meta_blocks, sizeof(*img->meta));
-	if (!img->meta)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < su->meta_blocks; i++) {
-		struct image_meta_header h;
-		uint64_t n = su->meta_len - done;
+	if (img->nmeta + c->blocks > img->meta_cap) {
+		uint64_t cap = img->nmeta + c->blocks > 2 * img->meta_cap ? img->nmeta + c->blocks
+									     : 2 * img->meta_cap;
+		uint64_t *m = realloc(img->meta, cap * sizeof(*m));
 
-		if (blk < 2 || blk >= su->total_blocks || bit_test(map, blk))
+		if (!m)
+			return -ENOMEM;
+		img->meta = m;
+		img->meta_cap = cap;
+	}
+	for (uint64_t i = 0; i < c->blocks; i++) {
+		struct image_meta_header h;
+		uint64_t n = c->len - done;
+
+		if (blk < 2 || blk >= total_blocks || bit_test(map, blk))
 			return corrupt(l, "metadata block %llu of the chain is out of range or repeated",
 				       (unsigned long long)blk);
 		bit_set(map, blk);
@@ -686,22 +1069,389 @@ static int read_meta(int fd, const struct image_super *su, uint8_t **stream, uin
 		if (memcmp(h.magic, IMAGE_META_MAGIC, 4) ||
 		    image_crc32c(0, block, KVFS_PAGE_SIZE) != h.crc)
 			return corrupt(l, "metadata block %llu fails its CRC32C", (unsigned long long)blk);
-		if (h.generation != su->generation || h.seq != i)
+		if (h.generation != c->generation || h.seq != i)
 			return corrupt(l, "metadata block %llu belongs to generation %llu, not %llu",
 				       (unsigned long long)blk, (unsigned long long)h.generation,
-				       (unsigned long long)su->generation);
+				       (unsigned long long)c->generation);
 		if (n > IMAGE_META_PAYLOAD)
 			n = IMAGE_META_PAYLOAD;
 		memcpy(s + done, block + sizeof(h), n);
 		done += n;
 		blk = h.next;
 	}
-	if (done != su->meta_len || blk != 0)
+	if (done != c->len || blk != 0)
 		return corrupt(l, "metadata chain length does not match the superblock");
-	if (image_crc32c(0, s, su->meta_len) != su->meta_crc)
-		return corrupt(l, "metadata stream fails its CRC32C");
+	if (image_crc32c(0, s, c->len) != c->crc)
+		return corrupt(l, "metadata stream of generation %llu fails its CRC32C",
+			       (unsigned long long)c->generation);
 	*stream = TAKE_PTR(s);
 	return 0;
+}
+
+/* ---- replaying deltas over the base ------------------------------------ */
+
+struct mdent {
+	uint64_t ino;
+	const char *name;
+	uint32_t len;
+};
+
+/* What the streams say about one inode number, newest last. */
+struct mino {
+	uint64_t ino;             /* 0: free slot */
+	const uint8_t *rec;       /* its record; NULL: none (deleted) */
+	size_t rec_len;
+	struct mdent *ents;       /* directories: their entries */
+	size_t nents, cap;
+	bool visited;
+};
+
+struct merge {
+	struct mino *tab;
+	size_t cap, used;         /* cap: a power of two */
+};
+
+static size_t mhash(uint64_t ino, size_t cap)
+{
+	return (size_t)((ino * UINT64_C(0x9e3779b97f4a7c15)) >> 17) & (cap - 1);
+}
+
+static struct mino *mfind(struct merge *m, uint64_t ino)
+{
+	for (size_t i = mhash(ino, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (m->tab[i].ino == ino)
+			return &m->tab[i];
+		if (!m->tab[i].ino)
+			return NULL;
+	}
+}
+
+/* The entry for @ino, made if missing. NULL on ENOMEM. Invalidates
+ * pointers from earlier calls when the table grows. */
+static struct mino *mget(struct merge *m, uint64_t ino)
+{
+	struct mino *e;
+	size_t i;
+
+	if (m->cap && (e = mfind(m, ino)))
+		return e;
+	if ((m->used + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		struct mino *t = calloc(cap, sizeof(*t)), *old = m->tab;
+
+		if (!t)
+			return NULL;
+		for (size_t k = 0; k < m->cap; k++) {
+			if (!old[k].ino)
+				continue;
+			for (i = mhash(old[k].ino, cap); t[i].ino; i = (i + 1) & (cap - 1))
+				;
+			t[i] = old[k];
+		}
+		free(old);
+		m->tab = t;
+		m->cap = cap;
+	}
+	for (i = mhash(ino, m->cap); m->tab[i].ino; i = (i + 1) & (m->cap - 1))
+		;
+	m->tab[i].ino = ino;
+	m->used++;
+	return &m->tab[i];
+}
+
+static void merge_free(struct merge *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->tab[i].ents);
+	free(m->tab);
+}
+
+static int ment_add(struct mino *e, uint64_t ino, const char *name, uint32_t len)
+{
+	if (e->nents == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 8;
+		struct mdent *n = realloc(e->ents, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		e->ents = n;
+		e->cap = cap;
+	}
+	e->ents[e->nents++] = (struct mdent){ .ino = ino, .name = name, .len = len };
+	return 0;
+}
+
+/* Step over one inode record (the layout ser_inode() writes); its ino. */
+static uint64_t skip_inode(struct loader *l)
+{
+	uint64_t ino = get64(l), np;
+	uint32_t ll, nx;
+
+	take(l, 4 * 4 + 8 * 2 + 16 * 4);  /* mode uid gid nlink, rdev size, 4 times */
+	ll = get32(l);
+	nx = get32(l);
+	np = get64(l);
+	take(l, ll);
+	for (uint32_t x = 0; x < nx && !l->bad; x++) {
+		uint32_t nl = get32(l), vl = get32(l);
+
+		take(l, nl);
+		take(l, vl);
+	}
+	if (np > (l->len - l->pos) / 16)
+		l->bad = true;
+	else
+		take(l, np * 16);
+	return ino;
+}
+
+static int merge_record(struct merge *m, struct loader *l)
+{
+	size_t start = l->pos;
+	uint64_t ino = skip_inode(l);
+	struct mino *e;
+
+	if (l->bad || !ino)
+		return corrupt(l, "an inode record runs past its stream");
+	e = mget(m, ino);
+	if (!e)
+		return -ENOMEM;
+	e->rec = l->p + start;
+	e->rec_len = l->pos - start;
+	return 0;
+}
+
+/* The base: records, then entries (parent, child, name), then the bitmap
+ * (only checked when there are no deltas). */
+static int merge_base(struct merge *m, const uint8_t *p, size_t len, struct loader *l)
+{
+	uint64_t n;
+	int r;
+
+	*l = (struct loader){ .p = p, .len = len, .msg = l->msg, .msg_size = l->msg_size };
+	n = get64(l);
+	if (l->bad || n > len / 120)
+		return corrupt(l, "inode count %llu out of range", (unsigned long long)n);
+	for (uint64_t i = 0; i < n; i++)
+		if ((r = merge_record(m, l)) < 0)
+			return r;
+	n = get64(l);
+	if (l->bad || n > len / 20)
+		return corrupt(l, "directory entry count out of range");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t pino = get64(l), cino = get64(l);
+		uint32_t nl = get32(l);
+		const char *name = take(l, nl);
+		struct mino *e;
+
+		if (l->bad || !pino)
+			return corrupt(l, "directory entry %llu runs past the stream",
+				       (unsigned long long)i);
+		if (!(e = mget(m, pino)) || ment_add(e, cino, name, nl) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* One delta (its header already checked): changed records, deleted inode
+ * numbers, replaced entry lists. */
+static int merge_delta(struct merge *m, const uint8_t *p, size_t len, struct loader *l)
+{
+	uint64_t n;
+	int r;
+
+	*l = (struct loader){ .p = p, .len = len, .pos = DELTA_HEADER, .msg = l->msg,
+			      .msg_size = l->msg_size };
+	n = get64(l);
+	if (l->bad || n > len / 120)
+		return corrupt(l, "delta inode count %llu out of range", (unsigned long long)n);
+	for (uint64_t i = 0; i < n; i++)
+		if ((r = merge_record(m, l)) < 0)
+			return r;
+	n = get64(l);
+	if (l->bad || n > len / 8)
+		return corrupt(l, "delta deletion count out of range");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t ino = get64(l);
+		struct mino *e = m->cap ? mfind(m, ino) : NULL;
+
+		if (e) {
+			e->rec = NULL;
+			e->nents = 0;
+		}
+	}
+	n = get64(l);
+	if (l->bad || n > len / 16)
+		return corrupt(l, "delta directory count out of range");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t dino = get64(l), cnt = get64(l);
+		struct mino *e;
+
+		if (l->bad || !dino || cnt > len / 12)
+			return corrupt(l, "delta directory %llu is invalid", (unsigned long long)i);
+		e = mget(m, dino);
+		if (!e)
+			return -ENOMEM;
+		e->nents = 0;
+		for (uint64_t k = 0; k < cnt; k++) {
+			uint64_t cino = get64(l);
+			uint32_t nl = get32(l);
+			const char *name = take(l, nl);
+
+			if (l->bad)
+				return corrupt(l, "delta directory %llu runs past the stream",
+					       (unsigned long long)dino);
+			if (ment_add(e, cino, name, nl) < 0)
+				return -ENOMEM;
+		}
+	}
+	if (l->bad || l->pos != l->len)
+		return corrupt(l, "a delta stream has trailing bytes");
+	return 0;
+}
+
+/*
+ * Rewrite base + deltas as one stream in the base's layout, without the
+ * bitmap: every surviving record, then the entries of the directories
+ * reachable from the root, parents first. What is unreachable is left
+ * out, for load_stream_tab() to report ("has no name").
+ */
+static int merge_emit(struct merge *m, uint64_t root_ino, struct buf *out)
+{
+	_cleanup_free_ uint64_t *stack = NULL;
+	size_t nstack = 0, cap = 0;
+	uint64_t n = 0;
+	size_t at;
+	struct mino *e;
+
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->tab[i].ino && m->tab[i].rec)
+			n++;
+	put64(out, n);
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->tab[i].ino && m->tab[i].rec)
+			buf_put(out, m->tab[i].rec, m->tab[i].rec_len);
+	at = out->len;
+	n = 0;
+	put64(out, 0);
+	e = m->cap ? mfind(m, root_ino) : NULL;
+	if (!e)
+		return out->err;
+	e->visited = true;
+	for (uint64_t dir = root_ino;;) {
+		e = mfind(m, dir);
+		for (size_t k = 0; e && k < e->nents; k++) {
+			const struct mdent *d = &e->ents[k];
+			struct mino *c = mfind(m, d->ino);
+
+			put64(out, dir);
+			put64(out, d->ino);
+			put32(out, d->len);
+			buf_put(out, d->name, d->len);
+			n++;
+			if (c && c->nents && !c->visited) {
+				if (nstack == cap) {
+					size_t nc = cap ? cap * 2 : 64;
+					uint64_t *t = realloc(stack, nc * sizeof(*t));
+
+					if (!t)
+						return -ENOMEM;
+					stack = t;
+					cap = nc;
+				}
+				c->visited = true;
+				stack[nstack++] = d->ino;
+			}
+		}
+		if (!nstack)
+			break;
+		dir = stack[--nstack];
+	}
+	if (out->err)
+		return out->err;
+	memcpy(out->p + at, &n, 8);
+	return 0;
+}
+
+/* Base plus deltas as one stream for load_stream_tab(); @su describes the
+ * result (meta_len) on return. */
+static int read_merged(struct image *img, struct image_super *su, uint8_t **stream,
+		       struct loader *l)
+{
+	struct chain base = { .first = su->meta_first, .blocks = su->meta_blocks,
+			      .len = su->meta_len, .generation = su->meta_generation,
+			      .crc = su->meta_crc };
+	struct chain c = { .first = su->delta_first, .blocks = su->delta_blocks,
+			   .len = su->delta_len, .generation = su->delta_generation,
+			   .crc = su->delta_crc };
+	_cleanup_free_ uint8_t *bstream = NULL;
+	_cleanup_free_ uint8_t **deltas = NULL;
+	_cleanup_free_ size_t *lens = NULL;
+	struct merge m = { 0 };
+	struct buf out = { 0 };
+	uint64_t blocks = 0;
+	int r;
+
+	r = read_chain(img->fd, &base, su->total_blocks, &bstream, img->committed, img, l);
+	if (r < 0)
+		return r;
+	img->base = base;
+	if (!su->delta_count) {
+		*stream = TAKE_PTR(bstream);
+		return 0;
+	}
+	deltas = calloc(su->delta_count, sizeof(*deltas));
+	lens = calloc(su->delta_count, sizeof(*lens));
+	if (!deltas || !lens)
+		return -ENOMEM;
+	img->delta = c;
+	/* Newest first, each naming the one before. */
+	for (uint64_t k = su->delta_count; k-- > 0;) {
+		uint64_t prev[4];
+		uint32_t pcrc, pad;
+
+		r = read_chain(img->fd, &c, su->total_blocks, &deltas[k], img->committed, img, l);
+		if (r < 0)
+			goto out;
+		lens[k] = c.len;
+		blocks += c.blocks;
+		if (c.len < DELTA_HEADER) {
+			r = corrupt(l, "delta of generation %llu is too short",
+				    (unsigned long long)c.generation);
+			goto out;
+		}
+		memcpy(prev, deltas[k], 32);
+		memcpy(&pcrc, deltas[k] + 32, 4);
+		memcpy(&pad, deltas[k] + 36, 4);
+		if (k == 0 ? (prev[0] || prev[1] || prev[2] || prev[3] || pcrc || pad)
+			   : (!chain_ok(prev[0], prev[1], prev[2], su->total_blocks) || pad ||
+			      prev[3] >= c.generation || prev[3] <= su->meta_generation)) {
+			r = corrupt(l, "delta of generation %llu names a wrong predecessor",
+				    (unsigned long long)c.generation);
+			goto out;
+		}
+		c = (struct chain){ .first = prev[0], .blocks = prev[1], .len = prev[2],
+				    .generation = prev[3], .crc = pcrc };
+	}
+	if (blocks != su->delta_blocks_total) {
+		r = corrupt(l, "the deltas' blocks do not add up to the superblock's count");
+		goto out;
+	}
+	r = merge_base(&m, bstream, su->meta_len, l);
+	for (uint64_t k = 0; r == 0 && k < su->delta_count; k++)
+		r = merge_delta(&m, deltas[k], lens[k], l);
+	if (r == 0)
+		r = merge_emit(&m, su->root_ino, &out);
+	if (r < 0)
+		goto out;
+	su->meta_len = out.len;
+	*stream = TAKE_PTR(out.p);
+out:
+	for (uint64_t k = 0; k < su->delta_count; k++)
+		free(deltas[k]);
+	free(out.p);
+	merge_free(&m);
+	return r;
 }
 
 /* The inode for a record: the root exists already, others are made. */
@@ -728,7 +1478,7 @@ static struct inode *load_inode_new(struct super_block *sb, uint64_t ino, uint64
 }
 
 static int load_stream_tab(struct super_block *sb, struct image *img, const struct image_super *su,
-			   const uint8_t *stream, uint64_t *map, struct loader *l,
+			   const uint8_t *stream, uint64_t *map, bool check_map, struct loader *l,
 			   struct ino_entry **tabp)
 {
 	struct cred root = { .capable = true };
@@ -742,6 +1492,8 @@ static int load_stream_tab(struct super_block *sb, struct image *img, const stru
 		return -ENOMEM;
 	l->p = stream;
 	l->len = su->meta_len;
+	l->pos = 0;
+	l->bad = false;
 	ninodes = get64(l);
 	/* An inode record is at least 120 bytes. */
 	if (l->bad || ninodes == 0 || ninodes > su->meta_len / 120)
@@ -898,8 +1650,12 @@ static int load_stream_tab(struct super_block *sb, struct image *img, const stru
 				       (unsigned long long)tab[i].ino,
 				       (unsigned long long)inode->i_nlink);
 	}
-	/* The allocator bitmap must be exactly the blocks referenced. */
-	{
+	/* The allocator bitmap must be exactly the blocks referenced (a
+	 * stream merged from deltas has none: only a base stores one). */
+	if (!check_map) {
+		if (l->bad || l->pos != l->len)
+			return corrupt(l, "the merged stream has trailing bytes");
+	} else {
 		const void *stored = take(l, img->map_words * 8);
 
 		if (l->bad || l->pos != l->len)
@@ -916,10 +1672,10 @@ static int load_stream_tab(struct super_block *sb, struct image *img, const stru
 /* Load the stream; on failure drop the references of inodes made but not
  * yet named (a named one belongs to its dentry, which teardown frees). */
 static int load_stream(struct super_block *sb, struct image *img, const struct image_super *su,
-		       const uint8_t *stream, uint64_t *map, struct loader *l)
+		       const uint8_t *stream, uint64_t *map, bool check_map, struct loader *l)
 {
 	struct ino_entry *tab = NULL;
-	int r = load_stream_tab(sb, img, su, stream, map, l, &tab);
+	int r = load_stream_tab(sb, img, su, stream, map, check_map, l, &tab);
 
 	for (struct ino_entry *e = tab; r < 0 && e && e->inode; e++)
 		if (!e->placed)
@@ -937,13 +1693,17 @@ static void image_free(struct image *img)
 	free(img->live);
 	free(img->committed);
 	free(img->meta);
+	free(img->deleted);
 	free(img);
 }
 
 static void clean_all(struct super_block *sb)
 {
-	for (struct inode *i = sb->s_inodes; i; i = i->i_sb_next)
+	for (struct inode *i = sb->s_inodes; i; i = i->i_sb_next) {
 		sb->s_op->write_inode(i, false);
+		i->i_state &= ~(I_IMAGE_DIRTY | I_IMAGE_DIRENTS);
+		inode_io_list_del(i);
+	}
 	sb->s_changed = false;
 	sb->s_pages_written = 0;
 }
@@ -1019,7 +1779,7 @@ int image_attach(struct super_block *sb, const char *path, uint64_t size, char *
 		clean_all(sb);
 		return 0;
 	}
-	r = read_super(img->fd, &su, &l, (uint64_t)st.st_size / KVFS_PAGE_SIZE);
+	r = read_super(img->fd, &su, &l, (uint64_t)st.st_size / KVFS_PAGE_SIZE, &img->v1_slot);
 	if (r < 0)
 		goto fail_detached;
 	img->total_blocks = su.total_blocks;
@@ -1032,16 +1792,18 @@ int image_attach(struct super_block *sb, const char *path, uint64_t size, char *
 	}
 	bit_set(img->committed, 0);
 	bit_set(img->committed, 1);
-	r = read_meta(img->fd, &su, &stream, img->committed, img, &l);
+	r = read_merged(img, &su, &stream, &l);
 	if (r < 0)
 		goto fail_detached;
+	img->delta_count = su.delta_count;
+	img->delta_blocks_total = su.delta_blocks_total;
 	sb->s_blocks_max = su.data_blocks_max;
 	img->loading = true;
 	/* The image's inodes all come back, whatever nr_inodes= says (the
 	 * caller sets the limit afterwards). */
 	inodes_max = sb->s_inodes_max;
 	sb->s_inodes_max = UINT64_MAX;
-	r = load_stream(sb, img, &su, stream, img->committed, &l);
+	r = load_stream(sb, img, &su, stream, img->committed, su.delta_count == 0, &l);
 	sb->s_inodes_max = inodes_max;
 	img->loading = false;
 	if (r < 0)

@@ -14,11 +14,17 @@
  *                a commit never writes a block the committed generation
  *                references
  *
- * The metadata of a generation is one byte stream (inode table, directory
- * entries, allocator bitmap) in a chain of metadata blocks, each with a
- * struct image_meta_header (CRC32C of the block); the superblock holds the
- * stream's first block, length and CRC32C, and its own CRC32C. Every data
- * block's CRC32C is in the inode table.
+ * The metadata of a generation is a base stream (inode table, directory
+ * entries, allocator bitmap: the whole tree as of the generation that
+ * wrote it) plus, since version 2, a list of delta streams, each holding
+ * only what changed in one commit (the records of changed inodes, deleted
+ * inode numbers, the entry lists of changed directories) and pointing at
+ * the previous delta. Every stream is a chain of metadata blocks, each with
+ * a struct image_meta_header (CRC32C of the block); the superblock holds
+ * the base's and the newest delta's first block, length, generation and
+ * CRC32C, and its own CRC32C. Every data block's CRC32C is in the inode
+ * records. A commit writes a delta, or a new base (compaction) once the
+ * deltas outgrow the base; mount replays the deltas over the base.
  */
 #pragma once
 
@@ -29,9 +35,11 @@
 
 #define IMAGE_MAGIC "KVFSIMG1"
 #define IMAGE_META_MAGIC "KVMB"
-#define IMAGE_VERSION 1
+#define IMAGE_VERSION 2        /* 1: a base stream only (88-byte superblock) */
 #define IMAGE_COMMIT_DEFAULT 5 /* seconds between flusher commits */
 
+/* Version 2. Version 1 is the first 88 bytes, with its CRC32C (of those
+ * 88 bytes) where delta_crc is; its stream is the base, with no deltas. */
 struct image_super {
 	char magic[8];            /* IMAGE_MAGIC */
 	uint32_t version;         /* IMAGE_VERSION */
@@ -39,14 +47,25 @@ struct image_super {
 	uint64_t generation;      /* commits since creation, from 1 */
 	uint64_t total_blocks;    /* blocks of the image, superblocks included */
 	uint64_t data_blocks_max; /* the size= limit in pages */
-	uint64_t meta_first;      /* first metadata block */
-	uint64_t meta_blocks;     /* metadata blocks in the chain */
-	uint64_t meta_len;        /* bytes of the metadata stream */
+	uint64_t meta_first;      /* the base stream: first block */
+	uint64_t meta_blocks;     /* its blocks */
+	uint64_t meta_len;        /* its bytes */
 	uint64_t next_ino;
 	uint64_t root_ino;
-	uint32_t meta_crc;        /* CRC32C of the stream */
+	uint32_t meta_crc;        /* CRC32C of the base stream */
+	uint32_t delta_crc;       /* CRC32C of the newest delta stream */
+	uint64_t meta_generation; /* the generation that wrote the base */
+	uint64_t delta_first;     /* the newest delta stream; 0 when none */
+	uint64_t delta_blocks;
+	uint64_t delta_len;
+	uint64_t delta_generation;
+	uint64_t delta_count;     /* deltas on top of the base */
+	uint64_t delta_blocks_total; /* their blocks */
+	uint32_t reserved;        /* 0 */
 	uint32_t crc;             /* CRC32C of this struct with crc = 0 */
 };
+
+#define IMAGE_SUPER_V1_SIZE 88
 
 struct image_meta_header {
 	char magic[4];            /* IMAGE_META_MAGIC */
@@ -84,6 +103,9 @@ void image_detach(struct super_block *sb);
 
 /** image_page_freed() - a page of file data is gone: its block may be reused after the next commit. */
 void image_page_freed(struct super_block *sb, void *page);
+
+/** image_inode_evicted() - @inode is being destroyed: an unlinked one leaves the image at the next commit. */
+void image_inode_evicted(struct inode *inode);
 
 /** image_generation() - the committed generation, for the log. */
 uint64_t image_generation(const struct super_block *sb);

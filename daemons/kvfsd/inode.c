@@ -34,9 +34,50 @@ bool in_group(const struct cred *cred, gid_t gid)
 	return false;
 }
 
+/** inode_io_list_add() - @inode changed: sync_fs must visit it (idempotent). */
+void inode_io_list_add(struct inode *inode)
+{
+	struct super_block *sb = inode->i_sb;
+
+	if (inode->i_state & I_IO_LIST)
+		return;
+	inode->i_state |= I_IO_LIST;
+	inode->i_io_prev = NULL;
+	inode->i_io_next = sb->s_io;
+	if (sb->s_io)
+		sb->s_io->i_io_prev = inode;
+	sb->s_io = inode;
+}
+
+void inode_io_list_del(struct inode *inode)
+{
+	if (!(inode->i_state & I_IO_LIST))
+		return;
+	if (inode->i_io_prev)
+		inode->i_io_prev->i_io_next = inode->i_io_next;
+	else
+		inode->i_sb->s_io = inode->i_io_next;
+	if (inode->i_io_next)
+		inode->i_io_next->i_io_prev = inode->i_io_prev;
+	inode->i_io_prev = inode->i_io_next = NULL;
+	inode->i_state &= ~I_IO_LIST;
+}
+
+/** inode_dirents_changed() - a name in @dir came or went (dentry.c). */
+void inode_dirents_changed(struct inode *dir)
+{
+	if (!dir->i_sb->s_image)
+		return;
+	dir->i_state |= I_IMAGE_DIRENTS;
+	inode_io_list_add(dir);
+}
+
 void inode_mark_dirty(struct inode *inode)
 {
 	inode->i_sb->s_changed = true;
+	if (inode->i_sb->s_image)
+		inode->i_state |= I_IMAGE_DIRTY;
+	inode_io_list_add(inode);
 	if (!(inode->i_state & I_DIRTY)) {
 		inode->i_state |= I_DIRTY;
 		inode->i_sb->s_dirty_inodes++;
@@ -164,6 +205,7 @@ void inode_maybe_evict(struct inode *inode)
 		sb->s_inodes = inode->i_sb_next;
 	if (inode->i_sb_next)
 		inode->i_sb_next->i_sb_prev = inode->i_sb_prev;
+	inode_io_list_del(inode);
 	if (inode->i_state & I_DIRTY)
 		sb->s_dirty_inodes--;
 	sb->s_inodes_live--;
@@ -213,6 +255,8 @@ int inode_change_size(struct inode *inode, uint64_t size)
 		return -EFBIG;
 	if (size < inode->i_size) {
 		r = mapping_truncate(&inode->i_data, size, UINT64_MAX);
+		/* Pages may be gone even on failure: the image must see it. */
+		inode_mark_dirty(inode);
 		if (r < 0)
 			return r;
 	}

@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <systemd/sd-daemon.h>
 
+#include "fuse-statx.h"
 #include "image.h"
 #include "log.h"
 #include "mountpoint.h"
@@ -135,6 +136,33 @@ static void kvfs_ended(struct kvfs *fs)
 		ukd_log(LOG_ERR, "eventfd: %m");
 }
 
+/*
+ * FUSE_STATX, which libfuse 3.14 would answer with ENOSYS (fuse-statx.h).
+ * Returns true when @buf was that request and is answered. A request
+ * libfuse left in a pipe (splice read) is never one: libfuse copies every
+ * request shorter than a page plus a WRITE header into memory, and a
+ * STATX request is 64 bytes; such a buffer goes to libfuse unread.
+ * Called under fs->lock.
+ */
+static bool kvfs_statx(struct kvfs *fs, const struct fuse_buf *buf)
+{
+	uint64_t unique;
+	int r;
+
+	if ((buf->flags & FUSE_BUF_IS_FD) || !fs->initialized ||
+	    !fuse_statx_request(buf->mem, buf->size, &unique))
+		return false;
+	if (fs->cfg.debug)
+		fuse_log(FUSE_LOG_DEBUG, "unique: %llu, opcode: STATX (%d), insize: %zu (kvfsd)\n",
+			 (unsigned long long)unique, KVFS_FUSE_STATX, buf->size);
+	r = fuse_statx_answer(fs->sb, fs->cfg.timeout, buf->mem, buf->size,
+			      fuse_session_fd(fs->se));
+	if (r < 0 && r != -ENOENT)
+		ukd_log(LOG_ERR, "%s: replying to STATX failed: %s", fs->cfg.mountpoint,
+			strerror(-r));
+	return true;
+}
+
 /* A request thread: receive, then process under the file system lock. */
 static void *kvfs_worker(void *userdata)
 {
@@ -166,7 +194,8 @@ static void *kvfs_worker(void *userdata)
 			break;
 		}
 		pthread_mutex_lock(&fs->lock);
-		fuse_session_process_buf(fs->se, &buf);
+		if (!kvfs_statx(fs, &buf))
+			fuse_session_process_buf(fs->se, &buf);
 		if (fs->readahead_pending && fs->initialized) {
 			/* After INIT: its reply resets the read-ahead. */
 			fs->readahead_pending = false;

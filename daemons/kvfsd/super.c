@@ -22,6 +22,7 @@ static struct inode *kvfs_alloc_inode(struct super_block *sb)
 
 static void kvfs_destroy_inode(struct inode *inode)
 {
+	image_inode_evicted(inode);
 	mapping_release(&inode->i_data);
 	xattrs_free(inode);
 	free(inode->i_link);
@@ -44,15 +45,23 @@ static int kvfs_write_inode(struct inode *inode, bool sync)
 static int kvfs_sync_fs(struct super_block *sb, bool wait)
 {
 	uint64_t written = sb->s_pages_written;
+	struct inode *inode, *next;
 	int ret = 0;
 
-	for (struct inode *inode = sb->s_inodes; inode; inode = inode->i_sb_next) {
+	/* Only what changed since the last sync (sb->s_io): every write,
+	 * truncate and fallocate marks its inode dirty. */
+	for (inode = sb->s_io; inode; inode = next) {
 		int r = mapping_writeback(&inode->i_data);
 
+		next = inode->i_io_next;
 		if (r == 0)
 			r = sb->s_op->write_inode(inode, wait);
 		if (r < 0 && ret == 0)
 			ret = r;
+		/* Memory only: nothing more to do for it. With an image it
+		 * stays listed until the commit that writes it succeeds. */
+		if (r == 0 && !sb->s_image)
+			inode_io_list_del(inode);
 	}
 	if (ret == 0 && sb->s_image && (sb->s_changed || sb->s_pages_written != written)) {
 		ret = image_commit(sb);

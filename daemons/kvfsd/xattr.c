@@ -15,7 +15,8 @@
  * file in the namespace. They are not listed by listxattr, so copying the
  * root with its attributes does not copy them. kvfs.ctl.drop_caches
  * (root only, written) evicts unused negative dentries ("1"), writes back
- * dirty pages and inodes ("2"), or both ("3"), like /proc/sys/vm/drop_caches.
+ * dirty pages and inodes ("2": with an image, a commit, as fsync), or both
+ * ("3"), like /proc/sys/vm/drop_caches.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +28,7 @@
 
 #include "dcache.h"
 #include "fs.h"
+#include "image.h"
 
 struct xattr {
 	struct xattr *next;
@@ -328,6 +330,7 @@ ssize_t kvfs_stats_format(struct super_block *sb, const char *key, char *buf, si
 		{ "bytes_max", sb->s_blocks_max << KVFS_PAGE_SHIFT },
 		{ "memory_chunks", sb->s_page_alloc.chunks },
 		{ "files_open", sb->s_files_open },
+		{ "image_generation", image_generation(sb) },
 	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {

@@ -135,6 +135,132 @@ def verify(m, log):
     return 0
 
 
+def many_state(log):
+    """Replay a manywriter log: path -> sha256 of every file that exists,
+    and the last operation if it never completed (None otherwise)."""
+    state, pending = {}, None
+    if not os.path.exists(log):
+        return state, None
+    with open(log) as lf:
+        for line in lf:
+            kind, *op = line.split()
+            if kind == '?':
+                pending = op
+            elif kind in ('!', 'x'):
+                if kind == '!':
+                    apply_op(state, pending)
+                pending = None
+    return state, pending
+
+
+def apply_op(state, op):
+    if op[0] == 'put':
+        state[op[1]] = op[2]
+    elif op[0] == 'del':
+        del state[op[1]]
+    elif op[0] == 'mv':
+        state[op[2]] = state.pop(op[1])
+
+
+def many_writer(m, log, ndirs=200):
+    """Small fsync'ed changes across many directories, for ever: create,
+    overwrite, unlink, rename, each made durable by fsync before the next
+    starts. Each operation is logged as '? op' before and '! op' after its
+    fsync returned."""
+    rng = random.Random(os.getpid())
+    state, pending = many_state(log)
+    assert pending is None, 'resolve the log first (many-verify)'
+    for d in range(ndirs):
+        os.makedirs(f'{m}/many/d{d:03}', exist_ok=True)
+    dfd = os.open(m, os.O_RDONLY | os.O_DIRECTORY)
+    os.fsync(dfd)
+    os.close(dfd)
+    n = 0
+    with open(log, 'a') as lf:
+        def note(kind, op):
+            lf.write(kind + ' ' + ' '.join(op) + '\n')
+            lf.flush()
+
+        def fsync_path(path, flags=os.O_RDONLY):
+            fd = os.open(path, flags)
+            os.fsync(fd)
+            os.close(fd)
+        while True:
+            n += 1
+            r = rng.random()
+            names = list(state)
+            if r < 0.5 or len(names) < 10:
+                path = f'many/d{rng.randrange(ndirs):03}/f{os.getpid()}-{n}'
+                r = 0.0
+            else:
+                path = rng.choice(names)
+            if r < 0.75:
+                data = rng.randbytes(rng.randrange(1, 6000))
+                op = ['put', path, hashlib.sha256(data).hexdigest()]
+                note('?', op)
+                fd = os.open(f'{m}/{path}', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.write(fd, data)
+                os.fsync(fd)
+                os.close(fd)
+            elif r < 0.87:
+                op = ['del', path]
+                note('?', op)
+                os.unlink(f'{m}/{path}')
+                fsync_path(f'{m}/{os.path.dirname(path)}', os.O_RDONLY | os.O_DIRECTORY)
+            else:
+                new = f'many/d{rng.randrange(ndirs):03}/r{os.getpid()}-{n}'
+                op = ['mv', path, new]
+                note('?', op)
+                os.rename(f'{m}/{path}', f'{m}/{new}')
+                fsync_path(f'{m}/{os.path.dirname(new)}', os.O_RDONLY | os.O_DIRECTORY)
+            note('!', op)
+            apply_op(state, op)
+
+
+def sha_of(path):
+    try:
+        with open(path, 'rb') as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def many_verify(m, log):
+    """Everything fsync'ed is there, byte for byte, and nothing deleted
+    came back; the one operation cut short by the kill may have happened
+    or not (the log records which)."""
+    state, pending = many_state(log)
+    if pending is not None:
+        after = dict(state)
+        apply_op(after, pending)
+        paths = set(pending[1:3]) & (set(state) | set(after))
+        if all(sha_of(f'{m}/{p}') == after.get(p) for p in paths):
+            kind, state = '!', after
+        elif all(sha_of(f'{m}/{p}') == state.get(p) for p in paths):
+            kind = 'x'
+        else:
+            print(f'FAIL: the interrupted {pending} left a state that is neither before nor after')
+            return 1
+        with open(log, 'a') as lf:
+            lf.write(kind + '\n' if kind == 'x' else '! ' + ' '.join(pending) + '\n')
+        print(f'  the operation cut short ({pending[0]}) {"happened" if kind == "!" else "did not happen"}')
+    bad = 0
+    for path, sha in state.items():
+        got = sha_of(f'{m}/{path}')
+        if got != sha:
+            print(f'FAIL: {path}: {"missing" if got is None else "wrong content"} after fsync')
+            bad += 1
+    on_disk = set()
+    for dirpath, dirs, files in os.walk(f'{m}/many'):
+        for name in files:
+            on_disk.add(os.path.relpath(os.path.join(dirpath, name), m))
+    extra = on_disk - set(state)
+    for path in sorted(extra)[:10]:
+        print(f'FAIL: {path}: deleted or renamed (fsync\'ed) but back')
+    print(f'  {len(state)} fsync\'ed files intact across {len(on_disk)} on disk')
+    return 1 if bad or extra else 0
+
+
 def supers(img):
     out = []
     with open(img, 'rb') as f:
@@ -186,6 +312,10 @@ def main():
         return verify(*args)
     elif cmd == 'corrupt':
         corrupt(*args)
+    elif cmd == 'many-writer':
+        many_writer(*args)
+    elif cmd == 'many-verify':
+        return many_verify(*args)
     return 0
 
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # tests/host/kvfsd: kvfsd -o image=FILE (root + /dev/fuse, else skipped).
 #
-# usage: persist.sh KVFSD TESTDIR [EXERCISER_OPS_PER_SEGMENT]
+# usage: persist.sh KVFSD TESTDIR [EXERCISER_OPS_PER_SEGMENT [KVFSCTL]]
 #
 #  1. round trip: a tree with files, hard links, symlinks, a sparse file,
 #     FIFOs, device nodes, xattrs, modes, owners and times; unmount, mount
@@ -16,6 +16,13 @@
 #     checked against its model every time
 #  5. posix.py (and its ENOSPC part on size=1m,nr_inodes=64) on
 #     image-backed mounts; what it leaves survives a remount unchanged
+#  6. the documented durability routes, commit=3600 (no flusher in
+#     time): a write made durable by fsync of the root directory,
+#     fdatasync of another file, kvfsctl sync survives kill -9; one
+#     followed only by sync(1) and sync -f is lost, and the image mounts
+#  7. incremental commits: kill -9 four times during small fsync'ed
+#     creates, overwrites, unlinks and renames across 200 directories;
+#     every remount has every fsync'ed change and nothing deleted back
 #
 # Every mount is unmounted and every daemon stopped on exit (trap); every
 # blocking step is bounded with timeout.
@@ -24,6 +31,7 @@ set -u
 KVFSD=$1
 HERE=$2
 OPS=${3:-20000}
+KVFSCTL=${4:-}
 PY=/usr/bin/python3
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (FUSE mounts, chown, mknod)"; exit 77; fi
@@ -206,6 +214,94 @@ for opts in "allow_other,size=256m" "allow_other,size=1m,nr_inodes=64"; do
 		fail "posix.py's leftovers changed across unmount/mount"
 	unmount_kvfs
 done
+echo "  ($SECONDS s)"
+
+echo "== 6. durability routes survive kill -9; sync(1) alone does not"
+# kill_kvfs: kill -9 the daemon, wait for it, drop the dead mount.
+kill_kvfs() {
+	local pid
+	pid=$(cat "$T/pid")
+	kill -KILL "$pid"
+	timeout 10 tail --pid="$pid" -f /dev/null
+	rm -f "$T/pid"
+	timeout 10 fusermount3 -u "$M" 2>/dev/null || umount -l "$M"
+}
+gen() { getfattr --only-values -n kvfs.stats.image_generation "$M" 2>/dev/null ||
+	$PY -c 'import os, sys; print(os.getxattr(sys.argv[1], "kvfs.stats.image_generation").decode())' "$M"; }
+rm -f "$IMG"
+KEPT=
+ROUTES="fsync-root fdatasync-other"
+[ -n "$KVFSCTL" ] && ROUTES="$ROUTES kvfsctl-sync"
+for route in $ROUTES sync-only; do
+	mount_kvfs "image=$IMG,size=64m,commit=3600" || { cat "$T/daemon.log"; fail "mount for $route"; break; }
+	for k in $KEPT; do
+		[ "$(cat "$M/$k/data" 2>/dev/null)" = "$k" ] || fail "$k (made durable earlier) is gone or wrong"
+	done
+	g0=$(gen)
+	mkdir "$M/$route"
+	echo "$route" > "$M/$route/data"
+	case $route in
+	fsync-root) $PY -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY); os.fsync(fd)' "$M" ;;
+	fdatasync-other) echo other > "$M/other.$route"
+		$PY -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fdatasync(fd)' "$M/other.$route" ;;
+	kvfsctl-sync) "$KVFSCTL" sync "$M" ;;
+	sync-only) sync; sync -f "$M/$route/data"; $PY -c 'import os, sys; os.sync()' ;;
+	esac
+	rc=$?
+	g1=$(gen)
+	echo "  $route: exit $rc, image generation $g0 -> $g1"
+	[ "$rc" = 0 ] || fail "$route failed ($rc)"
+	if [ "$route" = sync-only ]; then
+		[ "$g1" = "$g0" ] || fail "sync(1) committed? generation $g0 -> $g1"
+	else
+		[ "$g1" -gt "$g0" ] || fail "$route did not commit (generation $g0 -> $g1)"
+	fi
+	kill_kvfs
+	if ! mount_kvfs "image=$IMG"; then
+		cat "$T/daemon.log"; fail "the image does not mount after kill -9 ($route)"; continue
+	fi
+	if [ "$route" = sync-only ]; then
+		[ -e "$M/$route" ] && fail "a write followed only by sync(1) survived kill -9 (a commit we did not expect)"
+	else
+		[ "$(cat "$M/$route/data" 2>/dev/null)" = "$route" ] || fail "$route: the write did not survive kill -9"
+		KEPT="$KEPT $route"
+	fi
+	for k in $KEPT; do
+		[ "$(cat "$M/$k/data" 2>/dev/null)" = "$k" ] || fail "$k is gone after the kill -9 in $route"
+	done
+	unmount_kvfs
+done
+echo "  ($SECONDS s)"
+
+echo "== 7. incremental commits: kill -9 after many small fsyncs across 200 directories"
+rm -f "$IMG" "$T/many.log"
+for kill in 1 2 3 4; do
+	mount_kvfs "image=$IMG,size=256m,commit=3600" || { cat "$T/daemon.log"; fail "mount before kill $kill"; break; }
+	if [ "$kill" -gt 1 ]; then
+		timeout 120 $PY "$HERE/persist.py" many-verify "$M" "$T/many.log" || fail "after kill $((kill - 1))"
+	fi
+	timeout 120 $PY "$HERE/persist.py" many-writer "$M" "$T/many.log" 2>/dev/null &
+	WRITER=$!
+	sleep "$((RANDOM % 2 + 2)).$((RANDOM % 10))"
+	g=$(getfattr --only-values -n kvfs.stats.image_generation "$M" 2>/dev/null)
+	kill -KILL "$(cat "$T/pid")"
+	timeout 10 tail --pid="$(cat "$T/pid")" -f /dev/null
+	rm -f "$T/pid"
+	timeout 10 tail --pid="$WRITER" -f /dev/null || kill -KILL "$WRITER" 2>/dev/null
+	wait "$WRITER" 2>/dev/null
+	WRITER=
+	timeout 10 fusermount3 -u "$M" 2>/dev/null || umount -l "$M"
+	echo "  kill $kill at image generation $g: $(grep -c '^!' "$T/many.log") operations fsync'ed so far"
+done
+mount_kvfs "image=$IMG" || { cat "$T/daemon.log"; fail "mount after the last kill"; }
+if [ -e "$T/pid" ]; then
+	grep "image $IMG" "$T/daemon.log" | sed 's/^/  daemon: /'
+	timeout 120 $PY "$HERE/persist.py" many-verify "$M" "$T/many.log" || fail "after the last kill"
+	unmount_kvfs
+	# The final commit was a delta or a new base: both mount again.
+	mount_kvfs "image=$IMG" || { cat "$T/daemon.log"; fail "mount after the clean unmount"; }
+	[ -e "$T/pid" ] && { timeout 120 $PY "$HERE/persist.py" many-verify "$M" "$T/many.log" || fail "after the clean unmount"; unmount_kvfs; }
+fi
 echo "  ($SECONDS s)"
 
 if [ "$FAILED" = 0 ]; then echo "PASS"; else echo "FAILED"; fi

@@ -250,6 +250,150 @@ START_TEST(test_corrupt_data)
 }
 END_TEST
 
+static void write_block(uint64_t blk, const void *buf, size_t len)
+{
+	char block[4096] = { 0 };
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	memcpy(block, buf, len);
+	ck_assert_int_eq(pwrite(fd, block, sizeof(block), (off_t)(blk * 4096)), 4096);
+	close(fd);
+}
+
+static struct inode *mkfile(struct inode *dir, const char *name, const char *data)
+{
+	struct inode *f;
+	struct file *fp;
+	int r;
+
+	ck_assert_int_eq(vfs_create(dir, name, S_IFREG | 0644, 0, &root_cred, &f), 0);
+	fp = file_open(f, O_RDWR, &r);
+	ck_assert_int_eq(fp->f_op->write(fp, 0, data, strlen(data)), (ssize_t)strlen(data));
+	file_release(fp);
+	return f;
+}
+
+static void check_file(struct inode *dir, const char *name, const char *data)
+{
+	struct inode *f = child(dir, name);
+
+	ck_assert_uint_eq(f->i_size, strlen(data));
+	ck_assert_mem_eq(mapping_find_page(&f->i_data, 0), data, strlen(data));
+}
+
+static void check_gone(struct inode *dir, const char *name)
+{
+	struct dentry *d;
+
+	ck_assert_int_eq(vfs_lookup(dir, name, &d), 0);
+	ck_assert_ptr_null(d->d_inode);
+	dput(d);
+}
+
+/* A commit after a small change writes a delta of one block; renames,
+ * unlinks, rmdir and rewrites replay over the base at mount. */
+START_TEST(test_deltas)
+{
+	struct super_block *sb = attach(0, NULL);
+	struct inode *root = sb->s_root->d_inode, *a, *b, *c, *g;
+	struct image_super su;
+
+	ck_assert_int_eq(vfs_mkdir(root, "a", 0755, &root_cred, &a), 0);
+	ck_assert_int_eq(vfs_mkdir(root, "b", 0755, &root_cred, &b), 0);
+	ck_assert_int_eq(vfs_mkdir(root, "c", 0755, &root_cred, &c), 0);
+	mkfile(a, "x", "xx");
+	mkfile(a, "z", "zz");
+	g = mkfile(b, "g", "old");
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	ck_assert_uint_eq(image_generation(sb), 2);
+	su = read_super(0);
+	ck_assert_uint_eq(su.version, IMAGE_VERSION);
+	ck_assert_uint_eq(su.delta_count, 1);
+	ck_assert_uint_eq(su.meta_generation, 1);
+	ck_assert_int_eq(vfs_rename(a, "x", b, "y", 0), 0);
+	ck_assert_int_eq(vfs_unlink(a, "z"), 0);
+	ck_assert_int_eq(vfs_rmdir(root, "c"), 0);
+	{
+		struct file *fp;
+		int r;
+
+		fp = file_open(g, O_RDWR, &r);
+		ck_assert_int_eq(fp->f_op->write(fp, 0, "new", 3), 3);
+		file_release(fp);
+	}
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	su = read_super(1);
+	ck_assert_uint_eq(su.generation, 3);
+	ck_assert_uint_eq(su.delta_count, 2);
+	ck_assert_uint_eq(su.delta_blocks, 1);
+	ck_assert_uint_eq(su.delta_generation, 3);
+	done(sb);
+
+	sb = attach(0, NULL);
+	root = sb->s_root->d_inode;
+	ck_assert_uint_eq(image_generation(sb), 3);
+	a = child(root, "a");
+	b = child(root, "b");
+	check_file(b, "y", "xx");
+	check_file(b, "g", "new");
+	check_gone(a, "x");
+	check_gone(a, "z");
+	check_gone(root, "c");
+	ck_assert_uint_eq(root->i_nlink, 4);
+	ck_assert_uint_eq(sb->s_inodes_live, 5);
+	done(sb);
+}
+END_TEST
+
+/* Once the deltas outgrow the base, a commit writes a new base; a
+ * version-1 image (a base, 88-byte superblock) mounts, and its first
+ * commit clears the version-1 slot. */
+START_TEST(test_compaction_and_v1)
+{
+	struct super_block *sb = attach(0, NULL);
+	struct image_super su;
+	int n = 0, slot;
+	char name[16];
+
+	do {
+		snprintf(name, sizeof(name), "f%d", n++);
+		mkfile(sb->s_root->d_inode, name, name);
+		ck_assert_int_eq(sync_filesystem(sb), 0);
+		su = read_super((int)(image_generation(sb) % 2));
+		ck_assert_int_lt(n, 200);
+	} while (su.delta_count != 0);
+	ck_assert_uint_eq(su.meta_generation, su.generation);
+	ck_assert_int_gt(n, 60); /* 64 one-block deltas fit over a small base */
+	done(sb);
+
+	/* Rewrite the newest slot (a base, no deltas) as version 1. */
+	slot = (int)(su.generation % 2);
+	su.version = 1;
+	su.delta_crc = 0;
+	memset((char *)&su + IMAGE_SUPER_V1_SIZE, 0, sizeof(su) - IMAGE_SUPER_V1_SIZE);
+	su.delta_crc = image_crc32c(0, &su, IMAGE_SUPER_V1_SIZE);
+	write_block((uint64_t)slot, &su, IMAGE_SUPER_V1_SIZE);
+
+	sb = attach(0, NULL);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		check_file(sb->s_root->d_inode, name, name);
+	}
+	mkfile(sb->s_root->d_inode, "after", "after");
+	ck_assert_int_eq(sync_filesystem(sb), 0);
+	done(sb);
+	su = read_super(slot);
+	ck_assert_uint_eq(su.version, 0); /* cleared: an older kvfsd refuses the image */
+	su = read_super(!slot);
+	ck_assert_uint_eq(su.version, IMAGE_VERSION);
+
+	sb = attach(0, NULL);
+	check_file(sb->s_root->d_inode, "after", "after");
+	check_file(sb->s_root->d_inode, "f0", "f0");
+	done(sb);
+}
+END_TEST
+
 START_TEST(test_in_use)
 {
 	struct super_block *a = attach(0, NULL), *b = attach(-EBUSY, "in use by another kvfsd");
@@ -273,6 +417,8 @@ static Suite *image_suite(void)
 	tcase_add_test(tc, test_corrupt_metadata);
 	tcase_add_test(tc, test_corrupt_data);
 	tcase_add_test(tc, test_in_use);
+	tcase_add_test(tc, test_deltas);
+	tcase_add_test(tc, test_compaction_and_v1);
 	suite_add_tcase(s, tc);
 	return s;
 }
