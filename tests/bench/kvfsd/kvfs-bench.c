@@ -4,6 +4,8 @@
  *   kvfs-bench meta DIR N           create (open O_CREAT|O_EXCL + close),
  *                                   stat, unlink of N files: ops/s each
  *   kvfs-bench mkfiles DIR N        create N empty files and keep them
+ *   kvfs-bench statfiles DIR N      stat the N files mkfiles made
+ *   kvfs-bench rmfiles DIR N        unlink them
  *   kvfs-bench randread FILE SECS [direct]
  *                                   4 KiB preads at random aligned offsets
  *                                   for SECS seconds: IOPS
@@ -44,31 +46,35 @@ static int create_files(const char *dir, long n)
 	return 0;
 }
 
-static int meta(const char *dir, long n)
+/* @op: 's' stat, 'u' unlink the files create_files() made. */
+static int each_file(const char *dir, long n, char op)
 {
 	char path[4096];
 	struct stat st;
+
+	for (long i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/f%07ld", dir, i);
+		if ((op == 's' ? stat(path, &st) : unlink(path)) < 0) {
+			fprintf(stderr, "%s %s: %m\n", op == 's' ? "stat" : "unlink", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int meta(const char *dir, long n)
+{
 	double t0, t1, t2, t3;
 
 	t0 = now();
 	if (create_files(dir, n) < 0)
 		return 1;
 	t1 = now();
-	for (long i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/f%07ld", dir, i);
-		if (stat(path, &st) < 0) {
-			fprintf(stderr, "stat %s: %m\n", path);
-			return 1;
-		}
-	}
+	if (each_file(dir, n, 's') < 0)
+		return 1;
 	t2 = now();
-	for (long i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/f%07ld", dir, i);
-		if (unlink(path) < 0) {
-			fprintf(stderr, "unlink %s: %m\n", path);
-			return 1;
-		}
-	}
+	if (each_file(dir, n, 'u') < 0)
+		return 1;
 	t3 = now();
 	printf("create %.0f\nstat %.0f\nunlink %.0f\n", n / (t1 - t0), n / (t2 - t1), n / (t3 - t2));
 	return 0;
@@ -119,8 +125,12 @@ int main(int argc, char *argv[])
 		return meta(argv[2], atol(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "mkfiles"))
 		return create_files(argv[2], atol(argv[3])) < 0;
+	if (argc >= 4 && !strcmp(argv[1], "statfiles"))
+		return each_file(argv[2], atol(argv[3]), 's') < 0;
+	if (argc >= 4 && !strcmp(argv[1], "rmfiles"))
+		return each_file(argv[2], atol(argv[3]), 'u') < 0;
 	if (argc >= 4 && !strcmp(argv[1], "randread"))
 		return randread(argv[2], atof(argv[3]), argc > 4 && !strcmp(argv[4], "direct"));
-	fprintf(stderr, "usage: kvfs-bench meta DIR N | mkfiles DIR N | randread FILE SECS [direct]\n");
+	fprintf(stderr, "usage: kvfs-bench meta|mkfiles|statfiles|rmfiles DIR N | randread FILE SECS [direct]\n");
 	return 2;
 }
