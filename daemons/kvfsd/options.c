@@ -29,6 +29,7 @@ enum {
 	KEY_UID,
 	KEY_GID,
 	KEY_THREADS,
+	KEY_POLL,
 	KEY_IMAGE,
 	KEY_COMMIT,
 };
@@ -45,6 +46,7 @@ static const struct fuse_opt kvfs_opts[] = {
 	FUSE_OPT_KEY("uid=", KEY_UID),
 	FUSE_OPT_KEY("gid=", KEY_GID),
 	FUSE_OPT_KEY("threads=", KEY_THREADS),
+	FUSE_OPT_KEY("poll=", KEY_POLL),
 	FUSE_OPT_KEY("image=", KEY_IMAGE),
 	FUSE_OPT_KEY("commit=", KEY_COMMIT),
 	FUSE_OPT_END
@@ -85,8 +87,12 @@ static const char usage[] =
 "  -o mode=OCTAL          mode of the root directory. Default: 1777, as tmpfs\n"
 "  -o uid=UID,gid=GID     owner of the root directory. Default: the caller\n"
 "  -o threads=N           threads waiting for requests (1-16). They take turns:\n"
-"                         one request is processed at a time, but a waiting\n"
-"                         reader answers the next request sooner. Default: 3\n"
+"                         one request is processed at a time. Default: 1\n"
+"  -o poll=USEC           after a request, keep asking /dev/fuse for the next\n"
+"                         one for USEC microseconds (yielding the CPU between\n"
+"                         tries) before sleeping: lower latency for bursts of\n"
+"                         requests, at the cost of CPU time while they last.\n"
+"                         0: always sleep. Default: 50\n"
 "  -o image=FILE          persist the tree to FILE (created if missing, sparse,\n"
 "                         up to about 2.25x size=; an existing image keeps its\n"
 "                         own size). The tree is still served from memory;\n"
@@ -252,6 +258,12 @@ static int kvfs_opt_proc(void *data, const char *arg, int key, struct fuse_args 
 			r = -ERANGE;
 		cfg->threads = (unsigned)u;
 		break;
+	case KEY_POLL:
+		r = parse_u64(v, &u, 10);
+		if (r == 0 && u > KVFS_POLL_MAX_US)
+			r = -ERANGE;
+		cfg->poll_us = (unsigned)u;
+		break;
 	case KEY_IMAGE:
 		if (!*v) {
 			r = -EINVAL;
@@ -290,6 +302,7 @@ int kvfs_parse_args(struct fuse_args *args, struct kvfs_config *cfg)
 	*cfg = (struct kvfs_config){
 		.timeout = KVFS_TIMEOUT_DEFAULT,
 		.threads = KVFS_THREADS_DEFAULT,
+		.poll_us = KVFS_POLL_DEFAULT_US,
 		.readahead_kb = KVFS_MAX_IO / 1024,
 		.commit_seconds = IMAGE_COMMIT_DEFAULT,
 		.mount = { .root_mode = 01777, .root_uid = getuid(), .root_gid = getgid() },

@@ -9,10 +9,11 @@
 #  3. ENOSPC and statfs on a small mount (size=1m,nr_inodes=64)
 #  4. the random-operation exerciser against its model, page-cache mode
 #     (with shared mmap reads and writes) and direct_io mode (every read
-#     and write reaches the daemon; no shared mmap there)
+#     and write reaches the daemon; no shared mmap there) with blocking
+#     reads (poll=0) and three workers
 #  5. leak check: the daemon reports 0 leaked inodes/dentries/pages at
 #     unmount, also with files, kernel references and an open file left
-#  6. concurrent clients: parallel tree copies through the worker threads
+#  6. concurrent clients: parallel tree copies through two polling workers
 #  7. SIGTERM: clean unmount and exit 0 (fusermount3 -u: every step above)
 #
 # Every mount is unmounted and every daemon stopped on exit, also when a
@@ -91,6 +92,8 @@ echo "== 1. command line"
 "$KVFSD" --version | grep -q "^kvfsd " || fail "--version"
 "$KVFSD" -o size=banana "$M" 2>/dev/null; [ $? = 2 ] || fail "bad size= must exit 2"
 "$KVFSD" -o no_such_option "$M" 2>/dev/null; [ $? = 2 ] || fail "unknown option must exit 2"
+"$KVFSD" -o poll=1000001 "$M" 2>/dev/null; [ $? = 2 ] || fail "poll= above 1 s must exit 2"
+"$KVFSD" -o threads=0 "$M" 2>/dev/null; [ $? = 2 ] || fail "threads=0 must exit 2"
 "$KVFSD" 2>/dev/null; [ $? = 2 ] || fail "missing mount point must exit 2"
 mountpoint -q "$M" && fail "a failed start left a mount"
 
@@ -118,8 +121,9 @@ mount_kvfs allow_other,size=1g || exit 1
 timeout 900 $PY "$HERE/exerciser.py" "$M" --ops "$OPS" --seed 1 || fail "exerciser (page cache)"
 unmount_kvfs
 
-echo "== 4b. exerciser, $((OPS / 2)) operations, direct_io"
-mount_kvfs allow_other,size=1g,direct_io || exit 1
+# (also the other request loop: blocking reads, several workers)
+echo "== 4b. exerciser, $((OPS / 2)) operations, direct_io, poll=0,threads=3"
+mount_kvfs allow_other,size=1g,direct_io,poll=0,threads=3 || exit 1
 timeout 900 $PY "$HERE/exerciser.py" "$M" --ops $((OPS / 2)) --seed 2 --no-mmap ||
 	fail "exerciser (direct_io)"
 unmount_kvfs
@@ -170,8 +174,8 @@ grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log" || fail "leaks at
 [ "$RC" = 0 ] || fail "kvfsd exited with $RC"
 mountpoint -q "$M" && fail "SIGTERM with open files left the mount"
 
-echo "== 6. concurrent clients (4 tree copies at once, verified)"
-mount_kvfs allow_other,size=1g || exit 1
+echo "== 6. concurrent clients (4 tree copies at once, verified), 2 polling workers"
+mount_kvfs allow_other,size=1g,threads=2 || exit 1
 SRC=/usr/include
 (cd "$SRC" && find . -type f -size -256k | head -3000 | sort > "$T/files")
 (cd "$SRC" && xargs -a "$T/files" md5sum) > "$T/sums"
