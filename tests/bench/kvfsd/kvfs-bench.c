@@ -6,6 +6,8 @@
  *   kvfs-bench mkfiles DIR N        create N empty files and keep them
  *   kvfs-bench statfiles DIR N      stat the N files mkfiles made
  *   kvfs-bench rmfiles DIR N        unlink them
+ *   kvfs-bench warm MB              touch MB of anonymous memory (huge
+ *                                   pages where allowed), then free it
  *   kvfs-bench randread FILE SECS [direct]
  *                                   4 KiB preads at random aligned offsets
  *                                   for SECS seconds: IOPS
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,6 +122,28 @@ static int randread(const char *file, double secs, int direct)
 	return 0;
 }
 
+/*
+ * Free page reporting hands memory freed a few seconds ago back to the
+ * host, and the next touch of it is slow; huge-page allocations (kvfsd's
+ * 2 MiB chunks) are served from such blocks even after the page cache was
+ * just recycled. Touching huge pages and freeing them warms both kinds.
+ */
+static int warm(long mb)
+{
+	size_t len = (size_t)mb << 20;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "mmap %ld MiB: %m\n", mb);
+		return 1;
+	}
+	(void)madvise(p, len, MADV_HUGEPAGE);
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1;
+	munmap(p, len);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	if (argc >= 4 && !strcmp(argv[1], "meta"))
@@ -129,8 +154,10 @@ int main(int argc, char *argv[])
 		return each_file(argv[2], atol(argv[3]), 's') < 0;
 	if (argc >= 4 && !strcmp(argv[1], "rmfiles"))
 		return each_file(argv[2], atol(argv[3]), 'u') < 0;
+	if (argc >= 3 && !strcmp(argv[1], "warm"))
+		return warm(atol(argv[2]));
 	if (argc >= 4 && !strcmp(argv[1], "randread"))
 		return randread(argv[2], atof(argv[3]), argc > 4 && !strcmp(argv[4], "direct"));
-	fprintf(stderr, "usage: kvfs-bench meta|mkfiles|statfiles|rmfiles DIR N | randread FILE SECS [direct]\n");
+	fprintf(stderr, "usage: kvfs-bench meta|mkfiles|statfiles|rmfiles DIR N | warm MB | randread FILE SECS [direct]\n");
 	return 2;
 }
