@@ -1221,6 +1221,21 @@ static int merge_record(struct merge *m, struct loader *l)
 	return 0;
 }
 
+/* A count of inode records, then the records: merge each (base or delta,
+ * @what names it in the message). An inode record is at least 120 bytes. */
+static int merge_records(struct merge *m, struct loader *l, const char *what)
+{
+	uint64_t n = get64(l);
+	int r;
+
+	if (l->bad || n > l->len / 120)
+		return corrupt(l, "%sinode count %llu out of range", what, (unsigned long long)n);
+	for (uint64_t i = 0; i < n; i++)
+		if ((r = merge_record(m, l)) < 0)
+			return r;
+	return 0;
+}
+
 /* The base: records, then entries (parent, child, name), then the bitmap
  * (only checked when there are no deltas). */
 static int merge_base(struct merge *m, const uint8_t *p, size_t len, struct loader *l)
@@ -1229,12 +1244,9 @@ static int merge_base(struct merge *m, const uint8_t *p, size_t len, struct load
 	int r;
 
 	*l = (struct loader){ .p = p, .len = len, .msg = l->msg, .msg_size = l->msg_size };
-	n = get64(l);
-	if (l->bad || n > len / 120)
-		return corrupt(l, "inode count %llu out of range", (unsigned long long)n);
-	for (uint64_t i = 0; i < n; i++)
-		if ((r = merge_record(m, l)) < 0)
-			return r;
+	r = merge_records(m, l, "");
+	if (r < 0)
+		return r;
 	n = get64(l);
 	if (l->bad || n > len / 20)
 		return corrupt(l, "directory entry count out of range");
@@ -1262,12 +1274,9 @@ static int merge_delta(struct merge *m, const uint8_t *p, size_t len, struct loa
 
 	*l = (struct loader){ .p = p, .len = len, .pos = DELTA_HEADER, .msg = l->msg,
 			      .msg_size = l->msg_size };
-	n = get64(l);
-	if (l->bad || n > len / 120)
-		return corrupt(l, "delta inode count %llu out of range", (unsigned long long)n);
-	for (uint64_t i = 0; i < n; i++)
-		if ((r = merge_record(m, l)) < 0)
-			return r;
+	r = merge_records(m, l, "delta ");
+	if (r < 0)
+		return r;
 	n = get64(l);
 	if (l->bad || n > len / 8)
 		return corrupt(l, "delta deletion count out of range");

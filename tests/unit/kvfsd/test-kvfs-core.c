@@ -15,40 +15,20 @@
 #include "dcache.h"
 #include "fs.h"
 #include "../check-run.h"
+#include "kvfs-test.h"
 
 static const struct cred root_cred = { .fsuid = 0, .fsgid = 0, .capable = true };
-
-static struct super_block *mk_sb(uint64_t size, uint64_t negative_max)
-{
-	struct kvfs_mount_opts o = { .size = size, .negative_max = negative_max,
-				     .root_mode = 0755 };
-	int r = 0;
-	struct super_block *sb = super_new(&o, &r);
-
-	ck_assert_msg(sb, "super_new: %s", strerror(-r));
-	return sb;
-}
 
 static struct inode *root_of(struct super_block *sb)
 {
 	return sb->s_root->d_inode;
 }
 
-static void teardown_no_leaks(struct super_block *sb)
-{
-	uint64_t i = 1, d = 1, p = 1;
-
-	super_teardown(sb, &i, &d, &p);
-	ck_assert_uint_eq(i, 0);
-	ck_assert_uint_eq(d, 0);
-	ck_assert_uint_eq(p, 0);
-}
-
 /* ---- dentry cache ------------------------------------------------------- */
 
 START_TEST(test_dcache_negative_hit_miss)
 {
-	struct super_block *sb = mk_sb(1 << 20, 100);
+	struct super_block *sb = test_sb_new(1 << 20, 100);
 	struct dcache *dc = sb->s_dcache;
 	struct dentry *d;
 	struct inode *ino;
@@ -75,13 +55,13 @@ START_TEST(test_dcache_negative_hit_miss)
 	ck_assert_uint_eq(dc->nr_positive, 1);
 	ck_assert_uint_eq(dc->nr_negative, 1);
 	ck_assert_uint_eq(dc->nr_lru, 1);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_dcache_lru_eviction)
 {
-	struct super_block *sb = mk_sb(1 << 20, 4);
+	struct super_block *sb = test_sb_new(1 << 20, 4);
 	struct dcache *dc = sb->s_dcache;
 	char name[32];
 	struct dentry *d;
@@ -109,14 +89,14 @@ START_TEST(test_dcache_lru_eviction)
 	dcache_shrink(dc, 0);
 	ck_assert_uint_eq(dc->nr_negative, 0);
 	ck_assert_uint_eq(dc->nr_dentries, 1);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_dcache_many_names_rehash)
 {
 	/* 64 MiB: room for 16384 inodes (one per 4 KiB by default). */
-	struct super_block *sb = mk_sb(64 << 20, 10);
+	struct super_block *sb = test_sb_new(64 << 20, 10);
 	struct inode *ino;
 	char name[64];
 	struct dentry *d;
@@ -134,13 +114,13 @@ START_TEST(test_dcache_many_names_rehash)
 	}
 	ck_assert_int_eq(vfs_create(root_of(sb), "file-with-a-long-enough-name-00042", S_IFREG, 0,
 				    &root_cred, &ino), -EEXIST);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_dcache_rename_names)
 {
-	struct super_block *sb = mk_sb(1 << 20, 10);
+	struct super_block *sb = test_sb_new(1 << 20, 10);
 	struct inode *a, *b, *dir;
 	const char *longname = "a-name-that-is-longer-than-the-inline-buffer-of-a-dentry";
 	struct dentry *d;
@@ -169,7 +149,7 @@ START_TEST(test_dcache_rename_names)
 	ck_assert_int_eq(vfs_rename(root_of(sb), "gone", dir, "x", 0), -ENOENT);
 	ck_assert_int_eq(vfs_rename(root_of(sb), "y", root_of(sb), "dir", 0), -EISDIR);
 	ck_assert_int_eq(vfs_rename(root_of(sb), "dir", root_of(sb), "y", 0), -ENOTDIR);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -177,7 +157,7 @@ END_TEST
 
 START_TEST(test_inode_lookup_forget)
 {
-	struct super_block *sb = mk_sb(1 << 20, 10);
+	struct super_block *sb = test_sb_new(1 << 20, 10);
 	struct inode *ino;
 
 	ck_assert_int_eq(vfs_create(root_of(sb), "f", S_IFREG | 0644, 0, &root_cred, &ino), 0);
@@ -193,13 +173,13 @@ START_TEST(test_inode_lookup_forget)
 	ck_assert_uint_eq(sb->s_inodes_live, 2);
 	inode_forget(ino, 1);
 	ck_assert_uint_eq(sb->s_inodes_live, 1);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_inode_open_unlinked)
 {
-	struct super_block *sb = mk_sb(1 << 20, 10);
+	struct super_block *sb = test_sb_new(1 << 20, 10);
 	struct inode *ino;
 	struct file *f;
 	int r;
@@ -216,13 +196,13 @@ START_TEST(test_inode_open_unlinked)
 	file_release(f);
 	ck_assert_uint_eq(sb->s_inodes_live, 1);
 	ck_assert_uint_eq(sb->s_blocks_used, 0);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_inode_links_and_dirs)
 {
-	struct super_block *sb = mk_sb(1 << 20, 10);
+	struct super_block *sb = test_sb_new(1 << 20, 10);
 	struct inode *f, *d, *sub;
 
 	ck_assert_int_eq(vfs_mkdir(root_of(sb), "d", 0755, &root_cred, &d), 0);
@@ -251,7 +231,7 @@ START_TEST(test_inode_links_and_dirs)
 	ck_assert_int_eq(vfs_create(d, "late", S_IFREG, 0, &root_cred, &f), -ENOENT);
 	inode_forget(d, 1);
 	ck_assert_uint_eq(sb->s_inodes_live, 3); /* root, sub, hard */
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -280,7 +260,7 @@ START_TEST(test_inode_setgid_dir_and_limits)
 	longname[255] = '\0';
 	ck_assert_int_eq(vfs_create(d, longname, S_IFREG, 0, &user, &f), 0);
 	ck_assert_int_eq(vfs_create(d, "fifth", S_IFREG, 0, &user, &f), -ENOSPC);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -311,7 +291,7 @@ static void read_all(struct address_space *m, uint64_t pos, size_t len, unsigned
 
 START_TEST(test_mapping_write_read_holes)
 {
-	struct super_block *sb = mk_sb(1 << 20, 10);
+	struct super_block *sb = test_sb_new(1 << 20, 10);
 	struct inode *ino = mk_file(sb, "f");
 	struct address_space *m = &ino->i_data;
 	unsigned char buf[3 * 4096], out[3 * 4096];
@@ -333,13 +313,13 @@ START_TEST(test_mapping_write_read_holes)
 	read_all(m, 98304, 1709, out);
 	for (int i = 0; i < 1709; i++)
 		ck_assert_uint_eq(out[i], 0);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_mapping_truncate_punch)
 {
-	struct super_block *sb = mk_sb(1 << 20, 10);
+	struct super_block *sb = test_sb_new(1 << 20, 10);
 	struct inode *ino = mk_file(sb, "f");
 	struct address_space *m = &ino->i_data;
 	unsigned char buf[8 * 4096], out[8 * 4096];
@@ -367,13 +347,13 @@ START_TEST(test_mapping_truncate_punch)
 	ck_assert_uint_eq(m->nrpages, 0);
 	ck_assert_uint_eq(sb->s_blocks_used, 0);
 	ck_assert_int_eq(inode_change_size(ino, sb->s_maxbytes + 1), -EFBIG);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_mapping_dirty_writeback)
 {
-	struct super_block *sb = mk_sb(64 << 20, 10);
+	struct super_block *sb = test_sb_new(64 << 20, 10);
 	struct inode *ino = mk_file(sb, "f");
 	struct address_space *m = &ino->i_data;
 	char c = 'x';
@@ -404,13 +384,13 @@ START_TEST(test_mapping_dirty_writeback)
 	ck_assert_int_eq(mapping_seek(m, (UINT64_C(1) << 30) + 4096, ino->i_size, SEEK_DATA),
 			 INT64_C(1) << 40);
 	ck_assert_int_eq(mapping_seek(m, ino->i_size, ino->i_size, SEEK_DATA), -ENXIO);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_mapping_enospc)
 {
-	struct super_block *sb = mk_sb(4 * 4096, 10);
+	struct super_block *sb = test_sb_new(4 * 4096, 10);
 	struct inode *ino = mk_file(sb, "f");
 	struct address_space *m = &ino->i_data;
 	static unsigned char buf[6 * 4096];
@@ -428,13 +408,13 @@ START_TEST(test_mapping_enospc)
 	ck_assert_int_eq(mapping_allocate(m, 4096, 3 * 4096 + 1), 0);
 	ck_assert_uint_eq(sb->s_blocks_used, 3);
 	ck_assert_uint_eq(mapping_pages_missing(m, 0, 5 * 4096), 2);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_xattr)
 {
-	struct super_block *sb = mk_sb(1 << 20, 10);
+	struct super_block *sb = test_sb_new(1 << 20, 10);
 	struct inode *ino = mk_file(sb, "f");
 	struct cred user = { .fsuid = 1000, .fsgid = 1000 };
 	char buf[256];
@@ -463,7 +443,7 @@ START_TEST(test_xattr)
 	ck_assert_mem_eq(buf, "2", 1);
 	ck_assert_int_eq(kvfs_getxattr(root_of(sb), "kvfs.stats.nope", buf, sizeof(buf),
 				       &user), -ENODATA);
-	teardown_no_leaks(sb);
+	test_sb_done(sb);
 }
 END_TEST
 

@@ -16,23 +16,14 @@
 #include "fs.h"
 #include "image.h"
 #include "../check-run.h"
+#include "kvfs-test.h"
 
 static const struct cred root_cred = { .fsuid = 0, .fsgid = 0, .capable = true };
 static char path[] = "/tmp/kvfs-image-test.XXXXXX";
 
-static struct super_block *mk_sb(void)
-{
-	struct kvfs_mount_opts o = { .size = 8 << 20, .root_mode = 0755 };
-	int r = 0;
-	struct super_block *sb = super_new(&o, &r);
-
-	ck_assert_msg(sb, "super_new: %s", strerror(-r));
-	return sb;
-}
-
 static struct super_block *attach(int expect, const char *msg_prefix)
 {
-	struct super_block *sb = mk_sb();
+	struct super_block *sb = test_sb_new(8 << 20, 0);
 	char msg[256];
 	int r = image_attach(sb, path, 8 << 20, msg, sizeof(msg));
 
@@ -40,16 +31,6 @@ static struct super_block *attach(int expect, const char *msg_prefix)
 	if (msg_prefix)
 		ck_assert_msg(!strncmp(msg, msg_prefix, strlen(msg_prefix)), "message: %s", msg);
 	return sb;
-}
-
-static void done(struct super_block *sb)
-{
-	uint64_t i = 1, d = 1, p = 1;
-
-	super_teardown(sb, &i, &d, &p);
-	ck_assert_uint_eq(i, 0);
-	ck_assert_uint_eq(d, 0);
-	ck_assert_uint_eq(p, 0);
 }
 
 static void setup(void)
@@ -132,7 +113,7 @@ START_TEST(test_round_trip)
 	/* Nothing changed: no new generation. */
 	ck_assert_int_eq(sync_filesystem(sb), 0);
 	ck_assert_uint_eq(image_generation(sb), 2);
-	done(sb);
+	test_sb_done(sb);
 
 	sb = attach(0, NULL);
 	ck_assert_uint_eq(image_generation(sb), 2);
@@ -154,7 +135,7 @@ START_TEST(test_round_trip)
 		ck_assert_int_eq(kvfs_getxattr(g, "user.k", v, sizeof(v), &root_cred), 1);
 		ck_assert_int_eq(v[0], 'v');
 	}
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -179,7 +160,7 @@ START_TEST(test_copy_on_write)
 	ck_assert_uint_ne(b1, b2);
 	ck_assert_uint_ge(b1, 2);
 	file_release(fp);
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -187,11 +168,11 @@ START_TEST(test_corrupt_superblocks)
 {
 	struct super_block *sb = attach(0, NULL);
 
-	done(sb);
+	test_sb_done(sb);
 	flip(24);
 	flip(4096 + 24);
 	sb = attach(-EUCLEAN, "corrupt: no valid superblock");
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -206,12 +187,12 @@ START_TEST(test_superblock_fallback)
 	ck_assert_int_eq(vfs_create(sb->s_root->d_inode, "b", S_IFREG, 0, &root_cred, &f), 0);
 	ck_assert_int_eq(sync_filesystem(sb), 0);
 	ck_assert_uint_eq(image_generation(sb), 3);
-	done(sb);
+	test_sb_done(sb);
 	flip(1 * 4096 + 50); /* generation 3 is in slot 1 */
 	sb = attach(0, NULL);
 	ck_assert_uint_eq(image_generation(sb), 2);
 	child(sb->s_root->d_inode, "a");
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -220,12 +201,12 @@ START_TEST(test_corrupt_metadata)
 	struct super_block *sb = attach(0, NULL);
 	struct image_super su;
 
-	done(sb);
+	test_sb_done(sb);
 	su = read_super(1); /* generation 1 */
 	ck_assert_uint_eq(su.generation, 1);
 	flip(su.meta_first * 4096 + 200);
 	sb = attach(-EUCLEAN, "corrupt: metadata block");
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -243,10 +224,10 @@ START_TEST(test_corrupt_data)
 	file_release(fp);
 	ck_assert_int_eq(sync_filesystem(sb), 0);
 	blk = (uint32_t)*page_private(mapping_find_page(&f->i_data, 0));
-	done(sb);
+	test_sb_done(sb);
 	flip(blk * 4096 + 1);
 	sb = attach(-EUCLEAN, "corrupt: data block");
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -327,7 +308,7 @@ START_TEST(test_deltas)
 	ck_assert_uint_eq(su.delta_count, 2);
 	ck_assert_uint_eq(su.delta_blocks, 1);
 	ck_assert_uint_eq(su.delta_generation, 3);
-	done(sb);
+	test_sb_done(sb);
 
 	sb = attach(0, NULL);
 	root = sb->s_root->d_inode;
@@ -341,7 +322,7 @@ START_TEST(test_deltas)
 	check_gone(root, "c");
 	ck_assert_uint_eq(root->i_nlink, 4);
 	ck_assert_uint_eq(sb->s_inodes_live, 5);
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -364,7 +345,7 @@ START_TEST(test_compaction_and_v1)
 	} while (su.delta_count != 0);
 	ck_assert_uint_eq(su.meta_generation, su.generation);
 	ck_assert_int_gt(n, 60); /* 64 one-block deltas fit over a small base */
-	done(sb);
+	test_sb_done(sb);
 
 	/* Rewrite the newest slot (a base, no deltas) as version 1. */
 	slot = (int)(su.generation % 2);
@@ -381,7 +362,7 @@ START_TEST(test_compaction_and_v1)
 	}
 	mkfile(sb->s_root->d_inode, "after", "after");
 	ck_assert_int_eq(sync_filesystem(sb), 0);
-	done(sb);
+	test_sb_done(sb);
 	su = read_super(slot);
 	ck_assert_uint_eq(su.version, 0); /* cleared: an older kvfsd refuses the image */
 	su = read_super(!slot);
@@ -390,7 +371,7 @@ START_TEST(test_compaction_and_v1)
 	sb = attach(0, NULL);
 	check_file(sb->s_root->d_inode, "after", "after");
 	check_file(sb->s_root->d_inode, "f0", "f0");
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
@@ -398,8 +379,8 @@ START_TEST(test_in_use)
 {
 	struct super_block *a = attach(0, NULL), *b = attach(-EBUSY, "in use by another kvfsd");
 
-	done(b);
-	done(a);
+	test_sb_done(b);
+	test_sb_done(a);
 }
 END_TEST
 

@@ -17,6 +17,7 @@
 #include "fs.h"
 #include "fuse-statx.h"
 #include "../check-run.h"
+#include "kvfs-test.h"
 
 static const struct cred root_cred = { .fsuid = 0, .fsgid = 0, .capable = true };
 
@@ -30,26 +31,6 @@ struct reply {
 	struct fuse_out_header out;
 	struct kvfs_fuse_statx_out arg;
 };
-
-static struct super_block *mk_sb(void)
-{
-	struct kvfs_mount_opts o = { .size = 1 << 20, .root_mode = 0755 };
-	int r = 0;
-	struct super_block *sb = super_new(&o, &r);
-
-	ck_assert_msg(sb, "super_new: %s", strerror(-r));
-	return sb;
-}
-
-static void done(struct super_block *sb)
-{
-	uint64_t i = 1, d = 1, p = 1;
-
-	super_teardown(sb, &i, &d, &p);
-	ck_assert_uint_eq(i, 0);
-	ck_assert_uint_eq(d, 0);
-	ck_assert_uint_eq(p, 0);
-}
 
 static struct req mk_req(uint64_t nodeid, uint64_t unique)
 {
@@ -83,7 +64,7 @@ static ssize_t answer(struct super_block *sb, const struct req *q, size_t size, 
 
 START_TEST(test_statx_reply)
 {
-	struct super_block *sb = mk_sb();
+	struct super_block *sb = test_sb_new(1 << 20, 0);
 	struct inode *ino, *root = sb->s_root->d_inode;
 	struct reply rp;
 	struct req q;
@@ -119,13 +100,13 @@ START_TEST(test_statx_reply)
 	ck_assert_uint_eq(rp.arg.stat.ino, root->i_ino);
 	ck_assert(S_ISDIR(rp.arg.stat.mode));
 	ck_assert_uint_eq(rp.arg.stat.nlink, 2);
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
 START_TEST(test_statx_bad_sizes)
 {
-	struct super_block *sb = mk_sb();
+	struct super_block *sb = test_sb_new(1 << 20, 0);
 	struct reply rp;
 	struct req q = mk_req(1, 7);
 	uint64_t unique;
@@ -160,7 +141,7 @@ START_TEST(test_statx_bad_sizes)
 	q.in.opcode = KVFS_FUSE_STATX;
 	ck_assert(!fuse_statx_request(&q, sizeof(q.in) - 1, &unique));
 	ck_assert(!fuse_statx_request(NULL, 0, &unique));
-	done(sb);
+	test_sb_done(sb);
 }
 END_TEST
 
