@@ -153,6 +153,42 @@ int ukd_recorder_snapshot(struct ukd_recorder *rec, struct ukd_recording *out,
 	return 0;
 }
 
+int ukd_recorder_restore(struct ukd_recorder *rec, struct ukd_recording *snap)
+{
+	struct ukd_note_event *all;
+	size_t skip = 0, total;
+
+	if (!snap->n_events)
+		return 0;  /* nothing to put back; the re-presses stand */
+	pthread_mutex_lock(&rec->lock);
+	/* The snapshot's re-presses lead the new recording, in note order
+	 * (restart_locked()), unless memory ran out for some of them. */
+	for (unsigned int n = 0; n < UKD_RECORDER_NOTES && skip < rec->n_events; n++) {
+		const struct ukd_note_event *ev = &rec->events[skip];
+
+		if (!snap->held[n])
+			continue;
+		if (ev->t_ns != snap->end_ns || !ev->on || ev->note != n ||
+		    ev->velocity != snap->held[n] - 1)
+			break;
+		skip++;
+	}
+	total = snap->n_events + rec->n_events - skip;
+	all = realloc(snap->events, total * sizeof(*all));
+	if (!all) {
+		pthread_mutex_unlock(&rec->lock);
+		return -ENOMEM;
+	}
+	memcpy(all + snap->n_events, rec->events + skip, (rec->n_events - skip) * sizeof(*all));
+	free(rec->events);
+	rec->events = all;
+	rec->n_events = rec->allocated = total;
+	pthread_mutex_unlock(&rec->lock);
+	snap->events = NULL;
+	snap->n_events = 0;
+	return 0;
+}
+
 void ukd_recorder_reset(struct ukd_recorder *rec, uint64_t now_ns)
 {
 	pthread_mutex_lock(&rec->lock);

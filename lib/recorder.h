@@ -73,6 +73,19 @@ int ukd_recorder_snapshot(struct ukd_recorder *rec, struct ukd_recording *out,
 			  bool clear, uint64_t now_ns);
 
 /**
+ * ukd_recorder_restore() - undo a clearing snapshot whose recording could
+ * not be used (e.g. building its file ran out of memory): @snap's events go
+ * back in front of everything recorded since, and the presses the snapshot
+ * made for notes held at its end are dropped (the original presses are
+ * back). The result may exceed the capacity by what was recorded since;
+ * later records then get -ENOSPC as usual. Thread-safe.
+ * @snap: from ukd_recorder_snapshot(rec, snap, true, ...); on success its
+ *        events belong to the recorder and @snap is empty.
+ * Returns 0, or -ENOMEM with nothing changed (@snap still the caller's).
+ */
+int ukd_recorder_restore(struct ukd_recorder *rec, struct ukd_recording *snap);
+
+/**
  * ukd_recorder_reset() - drop every event; held notes stay held and are
  * re-pressed at @now_ns in the new recording. Thread-safe.
  */

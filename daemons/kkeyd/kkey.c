@@ -71,10 +71,16 @@ static int take_snapshot(struct kkey *k, struct kkey_file *kf)
 		return r;
 	r = ukd_smf_from_recording(&snap, &p, &kf->smf, &kf->len);
 	if (r < 0) {
-		ukd_log(LOG_ERR, "kkey: cannot build the MIDI file of %zu events: %s",
-			snap.n_events, strerror(-r));
-		/* Do not lose the notes: with clear, they are gone from the
-		 * recorder now, so this is worth an error line. */
+		size_t n = snap.n_events;
+
+		/* With clear the notes have left the recorder: put them back,
+		 * so that a later read still gets them. */
+		if (!k->cfg.keep && ukd_recorder_restore(k->rec, &snap) < 0)
+			ukd_log(LOG_ERR, "kkey: cannot build the MIDI file of %zu events (%s), "
+				"and cannot keep them either: they are lost", n, strerror(-r));
+		else
+			ukd_log(LOG_ERR, "kkey: cannot build the MIDI file of %zu events: %s; "
+				"the recording is kept for the next read", n, strerror(-r));
 	}
 	ukd_recording_clear(&snap);
 	if (r == 0) {

@@ -69,6 +69,55 @@ START_TEST(held_notes_carry_over)
 }
 END_TEST
 
+/* A clearing snapshot put back: its events, then what came since, without
+ * the re-presses it made for held notes; the capacity may be exceeded. */
+START_TEST(restore_undoes_snapshot)
+{
+	struct ukd_recorder *rec;
+	struct ukd_recording snap, all;
+	static const struct { uint64_t t; uint8_t note, on, vel; } want[] = {
+		{ 10, 60, 1, 40 }, { 20, 64, 1, 50 }, { 30, 62, 1, 30 }, { 40, 62, 0, 30 },
+		{ 150, 60, 0, 40 }, { 160, 65, 1, 70 },
+	};
+
+	ck_assert_int_eq(ukd_recorder_new(&rec, 4), 0);
+	ck_assert_int_eq(ukd_recorder_record(rec, 60, true, 40, 10), 0);
+	ck_assert_int_eq(ukd_recorder_record(rec, 64, true, 50, 20), 0);
+	ck_assert_int_eq(ukd_recorder_record(rec, 62, true, 30, 30), 0);
+	ck_assert_int_eq(ukd_recorder_record(rec, 62, false, 30, 40), 0);
+	ck_assert_int_eq(ukd_recorder_snapshot(rec, &snap, true, 100), 0);
+	/* 60 and 64 re-pressed at 100; then two more events arrive. */
+	ck_assert_uint_eq(ukd_recorder_count(rec), 2);
+	ck_assert_int_eq(ukd_recorder_record(rec, 60, false, 40, 150), 0);
+	ck_assert_int_eq(ukd_recorder_record(rec, 65, true, 70, 160), 0);
+
+	ck_assert_int_eq(ukd_recorder_restore(rec, &snap), 0);
+	ck_assert_ptr_null(snap.events);
+	ck_assert_uint_eq(snap.n_events, 0);
+	ck_assert_uint_eq(ukd_recorder_count(rec), 6);  /* over the capacity of 4 */
+	ck_assert_int_eq(ukd_recorder_record(rec, 66, true, 1, 170), -ENOSPC);
+	ck_assert_uint_eq(ukd_recorder_held(rec), 2);    /* 64 and 65 */
+	ck_assert_int_eq(ukd_recorder_snapshot(rec, &all, false, 200), 0);
+	ck_assert_uint_eq(all.n_events, 6);
+	for (size_t i = 0; i < 6; i++) {
+		ck_assert_uint_eq(all.events[i].t_ns, want[i].t);
+		ck_assert_uint_eq(all.events[i].note, want[i].note);
+		ck_assert_uint_eq(all.events[i].on, want[i].on);
+		ck_assert_uint_eq(all.events[i].velocity, want[i].vel);
+	}
+	ukd_recording_clear(&all);
+	/* An empty snapshot restores nothing and leaves the re-presses. */
+	ukd_recorder_reset(rec, 300);
+	ck_assert_int_eq(ukd_recorder_snapshot(rec, &snap, true, 400), 0);
+	ck_assert_uint_eq(snap.n_events, 2);
+	ukd_recording_clear(&snap);
+	ck_assert_uint_eq(ukd_recorder_count(rec), 2);
+	ck_assert_int_eq(ukd_recorder_restore(rec, &snap), 0);
+	ck_assert_uint_eq(ukd_recorder_count(rec), 2);
+	ukd_recorder_free(rec);
+}
+END_TEST
+
 START_TEST(time_never_goes_back)
 {
 	struct ukd_recorder *rec;
@@ -210,6 +259,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, capacity_enospc);
 	tcase_add_test(tc, held_notes_carry_over);
+	tcase_add_test(tc, restore_undoes_snapshot);
 	tcase_add_test(tc, time_never_goes_back);
 	tcase_add_test(tc, snapshot_atomic_under_threads);
 	tcase_add_test(tc, copy_snapshots_under_threads);
