@@ -13,6 +13,7 @@
 #                                   (the slot with the highest generation),
 #                                   "meta" (the newest generation's first
 #                                   metadata block)
+import errno
 import hashlib
 import json
 import os
@@ -101,7 +102,17 @@ def writer(m, log):
             name = f'w/{os.getpid()}-{i}'
             data = rng.randbytes(rng.randrange(1, 200000))
             fd = os.open(f'{m}/{name}', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.write(fd, data)
+            try:
+                n = os.write(fd, data)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                n = 0
+            if n != len(data):
+                # size= is reached (a write is cut short at the limit): this
+                # file is not what the log would say. Stop writing.
+                os.close(fd)
+                return
             if i % 3 == 0:
                 os.fsync(fd)
                 dfd = os.open(f'{m}/w', os.O_RDONLY | os.O_DIRECTORY)

@@ -133,7 +133,7 @@ echo "  ($SECONDS s)"
 echo "== 2. kill -9 during a write load"
 rm -f "$IMG" "$T/synced"
 for kill in 1 2 3 4 5; do
-	mount_kvfs "image=$IMG,size=256m,commit=1" || { cat "$T/daemon.log"; fail "mount before kill $kill"; break; }
+	mount_kvfs "image=$IMG,size=1g,commit=1" || { cat "$T/daemon.log"; fail "mount before kill $kill"; break; }
 	if [ "$kill" -gt 1 ]; then
 		timeout 60 $PY "$HERE/persist.py" verify "$M" "$T/synced" || fail "after kill $((kill - 1))"
 	fi
