@@ -684,6 +684,24 @@ out:
 	return r;
 }
 
+/* A u64 count that precedes what it counts: reserve its place ... */
+static size_t count_reserve(struct ser *s)
+{
+	size_t at = s->b.len;
+
+	put64(&s->b, 0);
+	return at;
+}
+
+/* ... and fill it in once counted. Returns 0 or the stream's -errno. */
+static int count_fill(struct ser *s, size_t at, uint64_t n)
+{
+	if (s->b.err)
+		return s->b.err;
+	memcpy(s->b.p + at, &n, 8);
+	return 0;
+}
+
 /*
  * The delta stream of one commit (after its DELTA_HEADER):
  *   u64 ninodes, then inode records as in the base (changed inodes);
@@ -705,8 +723,7 @@ static int ser_delta(struct super_block *sb, struct ser *s)
 	put64(&s->b, img->delta.generation);
 	put32(&s->b, img->delta.crc);
 	put32(&s->b, 0);
-	at = s->b.len;
-	put64(&s->b, 0);
+	at = count_reserve(s);
 	for (const struct inode *i = sb->s_io; i; i = i->i_io_next) {
 		if (!(i->i_state & I_IMAGE_DIRTY) || !in_image(sb, i))
 			continue;
@@ -715,12 +732,11 @@ static int ser_delta(struct super_block *sb, struct ser *s)
 			return r;
 		n++;
 	}
-	if (s->b.err)
-		return s->b.err;
-	memcpy(s->b.p + at, &n, 8);
-	at = s->b.len;
+	r = count_fill(s, at, n);
+	if (r < 0)
+		return r;
 	n = 0;
-	put64(&s->b, 0);
+	at = count_reserve(s);
 	for (const struct inode *i = sb->s_io; i; i = i->i_io_next) {
 		if ((i->i_state & I_IMAGE_DIRTY) && !in_image(sb, i)) {
 			put64(&s->b, i->i_ino);
@@ -730,12 +746,11 @@ static int ser_delta(struct super_block *sb, struct ser *s)
 	for (size_t k = 0; k < img->ndeleted; k++)
 		put64(&s->b, img->deleted[k]);
 	n += img->ndeleted;
-	if (s->b.err)
-		return s->b.err;
-	memcpy(s->b.p + at, &n, 8);
-	at = s->b.len;
+	r = count_fill(s, at, n);
+	if (r < 0)
+		return r;
 	n = 0;
-	put64(&s->b, 0);
+	at = count_reserve(s);
 	for (const struct inode *i = sb->s_io; i; i = i->i_io_next) {
 		const struct dentry *dir = i->i_dentry;
 		uint64_t cnt = 0;
@@ -745,8 +760,7 @@ static int ser_delta(struct super_block *sb, struct ser *s)
 		    !dir)
 			continue;
 		put64(&s->b, i->i_ino);
-		cnt_at = s->b.len;
-		put64(&s->b, 0);
+		cnt_at = count_reserve(s);
 		for (const struct dentry *d = dir->d_child_head; d; d = d->d_sib_next) {
 			if (!d->d_inode || !(d->d_flags & DCACHE_PINNED))
 				continue;
@@ -755,15 +769,12 @@ static int ser_delta(struct super_block *sb, struct ser *s)
 			buf_put(&s->b, d->d_name, d->d_len);
 			cnt++;
 		}
-		if (s->b.err)
-			return s->b.err;
-		memcpy(s->b.p + cnt_at, &cnt, 8);
+		r = count_fill(s, cnt_at, cnt);
+		if (r < 0)
+			return r;
 		n++;
 	}
-	if (s->b.err)
-		return s->b.err;
-	memcpy(s->b.p + at, &n, 8);
-	return 0;
+	return count_fill(s, at, n);
 }
 
 /*
