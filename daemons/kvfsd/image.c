@@ -471,6 +471,13 @@ static void super_fill(struct image_super *su, const struct image *img, const st
 	su->crc = image_crc32c(0, su, sizeof(*su));
 }
 
+/* @n blocks marked live (claimed) go back to the allocator. */
+static void blocks_unclaim(struct image *img, const uint64_t *blocks, size_t n)
+{
+	for (size_t i = 0; blocks && i < n; i++)
+		bit_clear(img->live, blocks[i]);
+}
+
 /* @n fresh blocks, marked live; on failure none stays allocated. */
 static int alloc_blocks(struct image *img, size_t n, uint64_t **blocks)
 {
@@ -482,8 +489,7 @@ static int alloc_blocks(struct image *img, size_t n, uint64_t **blocks)
 	for (size_t got = 0; got < n; got++) {
 		r = block_alloc(img, &b[got]);
 		if (r < 0) {
-			for (size_t i = 0; i < got; i++)
-				bit_clear(img->live, b[i]);
+			blocks_unclaim(img, b, got);
 			free(b);
 			return r;
 		}
@@ -584,6 +590,14 @@ static bool in_image(const struct super_block *sb, const struct inode *i)
 	return i->i_nlink || i == sb->s_root->d_inode;
 }
 
+/* Generation @gen is on disk: what was pending is in it. */
+static void generation_committed(struct super_block *sb, uint64_t gen)
+{
+	sb->s_image->generation = gen;
+	clear_image_flags(sb);
+	drop_v1_slot(sb->s_image);
+}
+
 /* A new base: the metadata of the whole tree. Frees every older stream. */
 static int commit_full(struct super_block *sb)
 {
@@ -660,24 +674,20 @@ static int commit_full(struct super_block *sb)
 		goto out;
 	}
 	/* Committed: the old metadata blocks are free, the new references rule. */
-	for (uint64_t i = 0; i < img->nmeta; i++)
-		bit_clear(img->live, img->meta[i]);
+	blocks_unclaim(img, img->meta, img->nmeta);
 	free(img->meta);
 	img->meta = TAKE_PTR(blocks);
 	img->nmeta = img->meta_cap = nblocks;
 	nblocks = 0;
 	free(img->committed);
 	img->committed = TAKE_PTR(s.map);
-	img->generation = gen;
 	img->base = base;
 	img->delta = none;
 	img->delta_count = img->delta_blocks_total = 0;
-	clear_image_flags(sb);
-	drop_v1_slot(img);
+	generation_committed(sb, gen);
 	r = 0;
 out:
-	for (size_t i = 0; blocks && i < nblocks; i++)
-		bit_clear(img->live, blocks[i]);
+	blocks_unclaim(img, blocks, nblocks);
 	free(blocks);
 	free(s.map);
 	free(s.b.p);
@@ -844,15 +854,12 @@ committed:
 	memcpy(img->committed, img->live, img->map_words * 8);
 	bit_set(img->committed, 0);
 	bit_set(img->committed, 1);
-	img->generation = gen;
 	img->delta = delta;
 	img->delta_count++;
-	clear_image_flags(sb);
-	drop_v1_slot(img);
+	generation_committed(sb, gen);
 	r = 0;
 out:
-	for (size_t i = 0; blocks && i < nblocks; i++)
-		bit_clear(img->live, blocks[i]);
+	blocks_unclaim(img, blocks, nblocks);
 	free(blocks);
 	free(s.b.p);
 	return r;
