@@ -345,7 +345,7 @@ static void fuse_front_free(void *impl)
 			fuse_session_unmount(front->se);
 		fuse_session_destroy(front->se);
 	}
-	if (front->made_mountpoint && rmdir(front->mountpoint) < 0)
+	if (front->made_mountpoint && front->mountpoint && rmdir(front->mountpoint) < 0)
 		ukd_log(LOG_WARNING, "%s: cannot remove the mount point: %m", front->mountpoint);
 	/* Files still open at unmount get no release from the kernel. */
 	for (size_t i = 0; i < front->n_nodes; i++) {
@@ -375,7 +375,6 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 	char *argv[] = { "ukd", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	const char *fsname = cfg->fsname ? cfg->fsname : "ukd";
-
 	bool made = false;
 	int r;
 

@@ -10,15 +10,15 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <poll.h>
-#include <sched.h>
-#include <time.h>
 #include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "fuse-statx.h"
