@@ -168,18 +168,21 @@ static uint64_t radix_fix_tags(struct radix_node *node, unsigned level)
 }
 
 /**
- * mapping_write() - copy @len bytes at @pos into the file's pages.
- * @written: bytes copied, also when an error stops the copy half-way.
+ * mapping_write_begin() - make the pages for @len bytes at @pos present and
+ * dirty, and describe them in @to for the caller to fill: the kernel's
+ * write_begin, for a whole request at once, so that a reply can go out
+ * before the copy (kvfs_write_op). Stops early when @to is full.
+ * @reserved: bytes described, also when an error stops half-way.
  * Returns 0, or -ENOSPC/-ENOMEM for the first page that could not be had.
+ * A partial page that was recycled reads as zeros around the new bytes.
  */
-int mapping_write(struct address_space *m, uint64_t pos, const void *buf, size_t len,
-		  size_t *written)
+int mapping_write_begin(struct address_space *m, uint64_t pos, size_t len, struct iov_iter *to,
+			size_t *reserved)
 {
-	const unsigned char *src = buf;
 	size_t done = 0;
 	int r = 0;
 
-	while (done < len) {
+	while (done < len && to->nr < to->max) {
 		uint64_t p = pos + done;
 		size_t off = (size_t)(p & (KVFS_PAGE_SIZE - 1));
 		size_t n = KVFS_PAGE_SIZE - off;
@@ -193,7 +196,47 @@ int mapping_write(struct address_space *m, uint64_t pos, const void *buf, size_t
 				radix_fix_tags(m->root, m->height - 1);
 			break;
 		}
-		memcpy((unsigned char *)page + off, src + done, n);
+		to->iov[to->nr].iov_base = (unsigned char *)page + off;
+		to->iov[to->nr].iov_len = n;
+		to->nr++;
+		done += n;
+	}
+	*reserved = done;
+	return r;
+}
+
+/** iov_fill() - copy @len bytes of @buf into the ranges @to describes. */
+void iov_fill(const struct iov_iter *to, const void *buf, size_t len)
+{
+	const unsigned char *src = buf;
+
+	for (unsigned i = 0; i < to->nr && len; i++) {
+		size_t n = to->iov[i].iov_len < len ? to->iov[i].iov_len : len;
+
+		memcpy(to->iov[i].iov_base, src, n);
+		src += n;
+		len -= n;
+	}
+}
+
+/**
+ * mapping_write() - copy @len bytes at @pos into the file's pages.
+ * @written: bytes copied, also when an error stops the copy half-way.
+ * Returns 0, or -ENOSPC/-ENOMEM for the first page that could not be had.
+ */
+int mapping_write(struct address_space *m, uint64_t pos, const void *buf, size_t len,
+		  size_t *written)
+{
+	struct iovec iov[64];
+	size_t done = 0;
+	int r = 0;
+
+	while (done < len && r == 0) {
+		struct iov_iter to = { .iov = iov, .max = 64 };
+		size_t n;
+
+		r = mapping_write_begin(m, pos + done, len - done, &to, &n);
+		iov_fill(&to, (const unsigned char *)buf + done, n);
 		done += n;
 	}
 	*written = done;

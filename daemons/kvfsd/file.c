@@ -111,11 +111,12 @@ static ssize_t kvfs_file_read(struct file *f, uint64_t pos, size_t len, struct i
 	return n;
 }
 
-static ssize_t kvfs_file_write(struct file *f, uint64_t pos, const void *buf, size_t len)
+static ssize_t kvfs_file_write_begin(struct file *f, uint64_t pos, size_t len,
+				     struct iov_iter *to)
 {
 	struct inode *inode = f->f_inode;
 	uint64_t max = inode->i_sb->s_maxbytes;
-	size_t written = 0;
+	size_t reserved = 0;
 	int r;
 
 	/*
@@ -133,13 +134,30 @@ static ssize_t kvfs_file_write(struct file *f, uint64_t pos, const void *buf, si
 		return -EFBIG;
 	if (len > max - pos)
 		len = (size_t)(max - pos);
-	r = mapping_write(&inode->i_data, pos, buf, len, &written);
-	if (written == 0)
+	r = mapping_write_begin(&inode->i_data, pos, len, to, &reserved);
+	if (reserved == 0)
 		return r;
-	if (pos + written > inode->i_size)
-		inode->i_size = pos + written;
+	if (pos + reserved > inode->i_size)
+		inode->i_size = pos + reserved;
 	inode_touch(inode, true, true);
-	return (ssize_t)written;
+	return (ssize_t)reserved;
+}
+
+static ssize_t kvfs_file_write(struct file *f, uint64_t pos, const void *buf, size_t len)
+{
+	struct iovec iov[64];
+	size_t done = 0;
+
+	while (done < len) {
+		struct iov_iter to = { .iov = iov, .max = 64 };
+		ssize_t n = kvfs_file_write_begin(f, pos + done, len - done, &to);
+
+		if (n <= 0)
+			return done ? (ssize_t)done : n;
+		iov_fill(&to, (const unsigned char *)buf + done, (size_t)n);
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
 }
 
 static int64_t kvfs_file_llseek(struct file *f, int64_t off, int whence)
@@ -228,6 +246,7 @@ const struct file_operations kvfs_file_operations = {
 	.open = kvfs_file_open,
 	.read = kvfs_file_read,
 	.write = kvfs_file_write,
+	.write_begin = kvfs_file_write_begin,
 	.llseek = kvfs_file_llseek,
 	.fsync = kvfs_fsync,
 	.fallocate = kvfs_fallocate,

@@ -83,7 +83,8 @@ struct address_space {
 	uint64_t nrdirty;         /* pages tagged dirty */
 };
 
-/* A list of byte ranges a read fills, pointing into pages (ITER_KVEC). */
+/* A list of byte ranges pointing into pages (ITER_KVEC): what a read
+ * replies with, or what a write fills. */
 struct iov_iter {
 	struct iovec *iov;
 	unsigned nr;              /* used */
@@ -94,6 +95,9 @@ void mapping_init(struct address_space *mapping, struct inode *host);
 void *mapping_find_page(const struct address_space *mapping, uint64_t index);
 int mapping_write(struct address_space *mapping, uint64_t pos, const void *buf, size_t len,
 		  size_t *written);
+int mapping_write_begin(struct address_space *mapping, uint64_t pos, size_t len,
+			struct iov_iter *to, size_t *reserved);
+void iov_fill(const struct iov_iter *to, const void *buf, size_t len);
 ssize_t mapping_read(const struct address_space *mapping, uint64_t pos, size_t len,
 		     struct iov_iter *to);
 int mapping_truncate(struct address_space *mapping, uint64_t start, uint64_t end);
@@ -255,6 +259,10 @@ struct file_operations {
 	int (*release)(struct inode *inode, struct file *file);
 	ssize_t (*read)(struct file *file, uint64_t pos, size_t len, struct iov_iter *to);
 	ssize_t (*write)(struct file *file, uint64_t pos, const void *buf, size_t len);
+	/* write without the copy: size, times and pages as write() leaves
+	 * them, the bytes' destinations in @to (mapping_write_begin()); the
+	 * caller fills them (iov_fill()) before anything else runs. */
+	ssize_t (*write_begin)(struct file *file, uint64_t pos, size_t len, struct iov_iter *to);
 	int64_t (*llseek)(struct file *file, int64_t offset, int whence);
 	int (*fsync)(struct file *file, bool datasync);
 	int (*iterate)(struct file *file, struct dir_context *ctx);

@@ -317,6 +317,54 @@ START_TEST(test_mapping_write_read_holes)
 }
 END_TEST
 
+/* The two halves of a write the FUSE layer replies between. */
+START_TEST(test_mapping_write_begin_fill)
+{
+	struct super_block *sb = test_sb_new(1 << 20, 10);
+	struct inode *ino = mk_file(sb, "f");
+	struct address_space *m = &ino->i_data;
+	unsigned char buf[3 * 4096], out[3 * 4096];
+	struct iovec iov[2];
+	struct iov_iter to = { .iov = iov, .max = 2 };
+	struct file *f;
+	size_t n;
+	int r;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 13 + 5);
+	/* 3 pages' worth from offset 13, room for 2 ranges: it stops there. */
+	ck_assert_int_eq(mapping_write_begin(m, 13, sizeof(buf), &to, &n), 0);
+	ck_assert_uint_eq(n, 2 * 4096 - 13);
+	ck_assert_uint_eq(to.nr, 2);
+	ck_assert_uint_eq(iov[0].iov_len, 4096 - 13);
+	ck_assert_uint_eq(iov[1].iov_len, 4096);
+	ck_assert_uint_eq(m->nrpages, 2);
+	ck_assert_uint_eq(m->nrdirty, 2);
+	iov_fill(&to, buf, n);
+	read_all(m, 13, n, out);
+	ck_assert_mem_eq(out, buf, n);
+	read_all(m, 0, 13, out);
+	for (int i = 0; i < 13; i++)
+		ck_assert_uint_eq(out[i], 0);
+
+	/* The file op: size and times are the write's before the bytes are. */
+	f = file_open(ino, O_RDWR, &r);
+	ck_assert_ptr_nonnull(f);
+	to = (struct iov_iter){ .iov = iov, .max = 2 };
+	ck_assert_int_eq(f->f_op->write_begin(f, 8192, 100, &to), 100);
+	ck_assert_uint_eq(ino->i_size, 8292);
+	ck_assert_uint_eq(to.nr, 1);
+	iov_fill(&to, buf, 100);
+	read_all(m, 8192, 100, out);
+	ck_assert_mem_eq(out, buf, 100);
+	to = (struct iov_iter){ .iov = iov, .max = 2 };
+	ck_assert_int_eq(f->f_op->write_begin(f, sb->s_maxbytes, 1, &to), -EFBIG);
+	ck_assert_int_eq(f->f_op->write_begin(f, 0, 0, &to), 0);
+	file_release(f);
+	test_sb_done(sb);
+}
+END_TEST
+
 START_TEST(test_mapping_truncate_punch)
 {
 	struct super_block *sb = test_sb_new(1 << 20, 10);
@@ -462,6 +510,7 @@ static Suite *kvfs_suite(void)
 	tcase_add_test(in, test_inode_links_and_dirs);
 	tcase_add_test(in, test_inode_setgid_dir_and_limits);
 	tcase_add_test(as, test_mapping_write_read_holes);
+	tcase_add_test(as, test_mapping_write_begin_fill);
 	tcase_add_test(as, test_mapping_truncate_punch);
 	tcase_add_test(as, test_mapping_dirty_writeback);
 	tcase_add_test(as, test_mapping_enospc);
