@@ -507,8 +507,30 @@ static void kvfs_setxattr_op(fuse_req_t req, fuse_ino_t ino, const char *name,
 	fuse_reply_err(req, -inode->i_op->setxattr(inode, name, value, size, flags, &cred));
 }
 
-static void reply_xattr_value(fuse_req_t req, ssize_t n, const void *buf, size_t size)
+/*
+ * getxattr (name) and listxattr (name NULL) read the same way: a size of 0
+ * asks only for the length, a larger request is clamped to the limit
+ * before its buffer is allocated.
+ */
+static void reply_xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct inode *inode = inode_of(req, ino);
+	size_t max = name ? KVFS_XATTR_SIZE_MAX : KVFS_XATTR_LIST_MAX;
+	_cleanup_free_ char *buf = NULL;
+	struct cred cred;
+	ssize_t n;
+
+	cred_of(req, &cred);
+	if (size > max)
+		size = max;
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (name)
+		n = inode->i_op->getxattr(inode, name, buf, size, &cred);
+	else
+		n = inode->i_op->listxattr(inode, buf, size, &cred);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else if (size == 0)
@@ -519,38 +541,12 @@ static void reply_xattr_value(fuse_req_t req, ssize_t n, const void *buf, size_t
 
 static void kvfs_getxattr_op(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct inode *inode = inode_of(req, ino);
-	_cleanup_free_ char *buf = NULL;
-	struct cred cred;
-	ssize_t n;
-
-	cred_of(req, &cred);
-	if (size > KVFS_XATTR_SIZE_MAX)
-		size = KVFS_XATTR_SIZE_MAX;
-	if (size && !(buf = malloc(size))) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = inode->i_op->getxattr(inode, name, buf, size, &cred);
-	reply_xattr_value(req, n, buf, size);
+	reply_xattr_read(req, ino, name, size);
 }
 
 static void kvfs_listxattr_op(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct inode *inode = inode_of(req, ino);
-	_cleanup_free_ char *buf = NULL;
-	struct cred cred;
-	ssize_t n;
-
-	cred_of(req, &cred);
-	if (size > KVFS_XATTR_LIST_MAX)
-		size = KVFS_XATTR_LIST_MAX;
-	if (size && !(buf = malloc(size))) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = inode->i_op->listxattr(inode, buf, size, &cred);
-	reply_xattr_value(req, n, buf, size);
+	reply_xattr_read(req, ino, NULL, size);
 }
 
 static void kvfs_removexattr_op(fuse_req_t req, fuse_ino_t ino, const char *name)

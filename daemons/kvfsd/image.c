@@ -916,25 +916,19 @@ static const void *take(struct loader *l, size_t n)
 	return p;
 }
 
-static uint64_t get64(struct loader *l)
+/* The next len bytes into out, or zeros past the end (l->bad says so). */
+static void get_bytes(struct loader *l, void *out, size_t len)
 {
-	const void *p = take(l, 8);
-	uint64_t v = 0;
+	const void *p = take(l, len);
 
 	if (p)
-		memcpy(&v, p, 8);
-	return v;
+		memcpy(out, p, len);
+	else
+		memset(out, 0, len);
 }
 
-static uint32_t get32(struct loader *l)
-{
-	const void *p = take(l, 4);
-	uint32_t v = 0;
-
-	if (p)
-		memcpy(&v, p, 4);
-	return v;
-}
+static uint64_t get64(struct loader *l) { uint64_t v; get_bytes(l, &v, 8); return v; }
+static uint32_t get32(struct loader *l) { uint32_t v; get_bytes(l, &v, 4); return v; }
 
 static void get_ts(struct loader *l, struct timespec *ts)
 {
