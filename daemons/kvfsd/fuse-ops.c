@@ -65,6 +65,15 @@ static void reply_entry(fuse_req_t req, struct inode *inode)
 		inode_forget(inode, 1);
 }
 
+/* The reply to a call that made a name (mknod, mkdir, symlink, link). */
+static void reply_entry_or_err(fuse_req_t req, int r, struct inode *inode)
+{
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_entry(req, inode);
+}
+
 static void reply_attr(fuse_req_t req, struct inode *inode)
 {
 	struct stat st;
@@ -210,30 +219,24 @@ static void kvfs_readlink_op(fuse_req_t req, fuse_ino_t ino)
 static void kvfs_mknod_op(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 			  dev_t rdev)
 {
-	struct inode *inode;
+	struct inode *inode = NULL;
 	struct cred cred;
 	int r;
 
 	cred_of(req, &cred);
 	r = vfs_create(inode_of(req, parent), name, mode, rdev, &cred, &inode);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		reply_entry(req, inode);
+	reply_entry_or_err(req, r, inode);
 }
 
 static void kvfs_mkdir_op(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct inode *inode;
+	struct inode *inode = NULL;
 	struct cred cred;
 	int r;
 
 	cred_of(req, &cred);
 	r = vfs_mkdir(inode_of(req, parent), name, mode, &cred, &inode);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		reply_entry(req, inode);
+	reply_entry_or_err(req, r, inode);
 }
 
 static void kvfs_unlink_op(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -249,16 +252,13 @@ static void kvfs_rmdir_op(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void kvfs_symlink_op(fuse_req_t req, const char *link, fuse_ino_t parent,
 			    const char *name)
 {
-	struct inode *inode;
+	struct inode *inode = NULL;
 	struct cred cred;
 	int r;
 
 	cred_of(req, &cred);
 	r = vfs_symlink(inode_of(req, parent), name, link, &cred, &inode);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		reply_entry(req, inode);
+	reply_entry_or_err(req, r, inode);
 }
 
 static void kvfs_rename_op(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -275,10 +275,7 @@ static void kvfs_link_op(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int r;
 
 	r = vfs_link(inode, inode_of(req, newparent), newname);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		reply_entry(req, inode);
+	reply_entry_or_err(req, r, inode);
 }
 
 static void set_open_flags(const struct kvfs *fs, struct fuse_file_info *fi)
