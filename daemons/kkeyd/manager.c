@@ -10,7 +10,7 @@
 
 int manager_new(struct manager **ret, const struct kkeyd_options *o)
 {
-	struct manager *m;
+	_cleanup_(manager_freep) struct manager *m = NULL;
 	int r;
 
 	m = calloc(1, sizeof(*m));
@@ -19,15 +19,12 @@ int manager_new(struct manager **ret, const struct kkeyd_options *o)
 	m->options = o;
 	r = ukd_daemon_event_new(&m->event);
 	if (r < 0)
-		goto fail;
+		return r;
 	r = kkey_new(&m->kkey, &o->kkey);
 	if (r < 0)
-		goto fail;
-	*ret = m;
+		return r;
+	*ret = TAKE_PTR(m);
 	return 0;
-fail:
-	manager_free(m);
-	return r;
 }
 
 int manager_start(struct manager *m)
