@@ -31,61 +31,9 @@ if [ ! -c /dev/fuse ]; then echo "SKIP: no /dev/fuse"; exit 77; fi
 if [ ! -x $PY ]; then echo "SKIP: no $PY"; exit 77; fi
 command -v setpriv >/dev/null || { echo "SKIP: no setpriv"; exit 77; }
 
-T=$(mktemp -d /tmp/kvfsd-test.XXXXXX)
-chmod 755 "$T"
-M=$T/mnt
-mkdir "$M"
-PID=
-FAILED=0
-
-cleanup() {
-	if mountpoint -q "$M" 2>/dev/null; then fusermount3 -u "$M" 2>/dev/null || umount -l "$M"; fi
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		timeout 10 tail --pid="$PID" -f /dev/null || kill -KILL "$PID" 2>/dev/null
-	fi
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() { echo "FAIL: $*"; FAILED=1; }
-
-# wait_daemon: wait (bounded) for kvfsd to exit; sets RC. A daemon that
-# does not exit within 20 s is killed and counts as a failure.
-wait_daemon() {
-	if ! timeout 20 tail --pid="$PID" -f /dev/null; then
-		fail "kvfsd did not exit; killing it"
-		kill -KILL "$PID" 2>/dev/null
-	fi
-	wait "$PID"; RC=$?
-	PID=
-}
-
-# mount_kvfs OPTIONS: start kvfsd in the foreground, wait for the mount.
-mount_kvfs() {
-	"$KVFSD" -f -o "$1" "$M" 2>"$T/daemon.log" &
-	PID=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$M" && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$T/daemon.log"
-	fail "kvfsd -o $1 did not mount"
-	return 1
-}
-
-# unmount_kvfs: fusermount3 -u, wait for the daemon; check exit status and
-# the leak report.
-unmount_kvfs() {
-	timeout 20 fusermount3 -u "$M" || fail "fusermount3 -u"
-	wait_daemon
-	grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log" ||
-		fail "leak report: $(tail -1 "$T/daemon.log")"
-	grep "leaked" "$T/daemon.log" | sed 's/^/  daemon: /'
-	[ "$RC" = 0 ] || fail "kvfsd exited with $RC"
-}
+# shellcheck source=mount-lib.sh
+. "$(dirname "$0")/mount-lib.sh"
+kvfs_setup test
 
 echo "== 1. command line"
 "$KVFSD" --help | grep -q "^Usage: kvfsd" || fail "--help"
@@ -169,9 +117,7 @@ rm "$M/a/b/c/f3"
 kill -TERM "$PID"
 wait_daemon
 exec 7<&- 8<&-
-grep "leaked" "$T/daemon.log" | sed 's/^/  daemon: /'
-grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log" || fail "leaks at unmount"
-[ "$RC" = 0 ] || fail "kvfsd exited with $RC"
+check_exit
 mountpoint -q "$M" && fail "SIGTERM with open files left the mount"
 
 echo "== 6. concurrent clients (4 tree copies at once, verified), 2 polling workers"
@@ -208,9 +154,9 @@ mount_kvfs size=16m || exit 1
 echo data > "$M/file"
 kill -TERM "$PID"
 wait_daemon
-[ "$RC" = 0 ] || { fail "SIGTERM: kvfsd exited with $RC"; sed 's/^/  daemon: /' "$T/daemon.log"; }
+[ "$RC" = 0 ] || sed 's/^/  daemon: /' "$T/daemon.log"
+check_exit
 mountpoint -q "$M" && fail "SIGTERM left the mount behind"
-grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log" || fail "leaks after SIGTERM"
 
 if [ "$FAILED" = 0 ]; then echo "PASS"; else echo "FAILED"; fi
 exit $FAILED

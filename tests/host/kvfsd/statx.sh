@@ -27,55 +27,10 @@ if [ "$KMAJ" -lt 6 ] || { [ "$KMAJ" = 6 ] && [ "$KMIN" -lt 6 ]; }; then
 	exit 77
 fi
 
-T=$(mktemp -d /tmp/kvfsd-statx.XXXXXX)
-M=$T/mnt
+# shellcheck source=mount-lib.sh
+. "$(dirname "$0")/mount-lib.sh"
+kvfs_setup statx
 IMG=$T/image
-mkdir "$M"
-PID=
-FAILED=0
-
-stop_daemon() {
-	[ -n "$PID" ] || return 0
-	kill "$PID" 2>/dev/null
-	timeout 10 tail --pid="$PID" -f /dev/null || kill -KILL "$PID" 2>/dev/null
-	PID=
-}
-
-cleanup() {
-	if mountpoint -q "$M" 2>/dev/null; then fusermount3 -u "$M" 2>/dev/null || umount -l "$M"; fi
-	stop_daemon
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() { echo "FAIL: $*"; FAILED=1; }
-
-# mount_kvfs OPTIONS: kvfsd -d (every request logged) in the background.
-mount_kvfs() {
-	"$KVFSD" -d -o "$1" "$M" 2>"$T/daemon.log" &
-	PID=$!
-	for _ in $(seq 200); do
-		mountpoint -q "$M" && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$T/daemon.log"
-	PID=
-	return 1
-}
-
-unmount_kvfs() {
-	timeout 20 fusermount3 -u "$M" || fail "fusermount3 -u"
-	if ! timeout 30 tail --pid="$PID" -f /dev/null; then
-		fail "kvfsd did not exit"
-		kill -KILL "$PID" 2>/dev/null
-	fi
-	wait "$PID"; rc=$?
-	PID=
-	[ "$rc" = 0 ] || fail "kvfsd exited with $rc"
-	grep -E "Sanitizer|runtime error" "$T/daemon.log" && fail "sanitizer report"
-}
 
 opcodes() { grep -o "opcode: [A-Z_?]* ([0-9]*)" "$T/daemon.log" | sort | uniq -c | sed 's/^ */    /'; }
 
@@ -89,7 +44,7 @@ read_statx() {
 }
 
 echo "== 1. birth time at creation"
-mount_kvfs "image=$IMG,size=64m" || { fail "mount"; exit 1; }
+mount_kvfs "image=$IMG,size=64m" -d || exit 1
 BEFORE=$(now_ns)
 echo hello > "$M/f"
 mkdir "$M/d"
@@ -142,7 +97,7 @@ echo "  opcodes seen:"; opcodes
 unmount_kvfs
 
 echo "== 4. the birth time survives a remount from the image"
-mount_kvfs "image=$IMG" || { fail "remount"; exit 1; }
+mount_kvfs "image=$IMG" -d || exit 1
 read_statx "$M/g"
 [ "$BT" = "${BTIME[f]}" ] || fail "btime of g after remount: $BT, expected ${BTIME[f]}"
 read_statx "$M/d"

@@ -38,52 +38,9 @@ for t in fio stress-ng $PY; do
 	command -v "$t" >/dev/null || { echo "SKIP: no $t (scripts/test.sh installs it)"; exit 77; }
 done
 
-T=$(mktemp -d /tmp/kvfsd-tools.XXXXXX)
-chmod 755 "$T"
-M=$T/mnt
-mkdir "$M"
-PID=
-FAILED=0
-
-cleanup() {
-	if mountpoint -q "$M" 2>/dev/null; then fusermount3 -u "$M" 2>/dev/null || umount -l "$M"; fi
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		timeout 10 tail --pid="$PID" -f /dev/null || kill -KILL "$PID" 2>/dev/null
-	fi
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() { echo "FAIL: $*"; FAILED=1; }
-
-mount_kvfs() {
-	"$KVFSD" -f -o "$1" "$M" 2>"$T/daemon.log" &
-	PID=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$M" && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$T/daemon.log"
-	fail "kvfsd -o $1 did not mount"
-	return 1
-}
-
-unmount_kvfs() {
-	local rc=0
-	timeout 20 fusermount3 -u "$M" || fail "fusermount3 -u"
-	if ! timeout 20 tail --pid="$PID" -f /dev/null; then
-		fail "kvfsd did not exit; killing it"
-		kill -KILL "$PID" 2>/dev/null
-	fi
-	wait "$PID" || rc=$?
-	PID=
-	[ "$rc" = 0 ] || fail "kvfsd exited with $rc"
-	grep -q "leaked 0 inodes, 0 dentries, 0 pages" "$T/daemon.log" ||
-		fail "leak report: $(tail -1 "$T/daemon.log")"
-}
+# shellcheck source=mount-lib.sh
+. "$(dirname "$0")/mount-lib.sh"
+kvfs_setup tools
 
 # run_fio LABEL CHECK [fio options...]: run kvfs.fio's sections named in
 # the options; every job must end without error, and with CHECK=readback
