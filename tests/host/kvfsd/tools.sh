@@ -42,14 +42,19 @@ done
 . "$(dirname "$0")/mount-lib.sh"
 kvfs_setup tools
 
-# run_fio LABEL CHECK [fio options...]: run kvfs.fio's sections named in
-# the options; every job must end without error, and with CHECK=readback
-# a job must have read back at least what it wrote (so the check really
-# ran; CHECK=write for --do_verify=0).
+# fio_jobs [fio options...]: kvfs.fio on $M (bounded), its JSON report on
+# stdout; the sections to run are named in the options.
+fio_jobs() {
+	(cd "$T" && KVFS_DIR=$M timeout 600 fio --output-format=json "$@" "$HERE/kvfs.fio")
+}
+
+# run_fio LABEL CHECK [fio options...]: fio_jobs; every job must end
+# without error, and with CHECK=readback a job must have read back at
+# least what it wrote (so the check really ran; CHECK=write for
+# --do_verify=0).
 run_fio() {
 	local label=$1 check=$2; shift 2
-	(cd "$T" && KVFS_DIR=$M timeout 600 fio --output-format=json "$@" "$HERE/kvfs.fio") \
-		> "$T/fio.json" 2> "$T/fio.err"
+	fio_jobs "$@" > "$T/fio.json" 2> "$T/fio.err"
 	local rc=$?
 	$PY - "$T/fio.json" "$label" "$rc" "$check" <<'PY' || { fail "fio: $label"; sed 's/^/  fio: /' "$T/fio.err" | head -20; }
 import json, sys
@@ -92,8 +97,7 @@ run_fio "after mount" read --section=persist --verify_only
 # One 4 KiB block in the middle overwritten: fio must see it.
 f=$(find "$M" -name 'persist*' -type f | head -1)
 if [ -n "$f" ] && dd if=/dev/zero of="$f" bs=4096 seek=4000 count=1 conv=notrunc 2>/dev/null; then
-	if (cd "$T" && KVFS_DIR=$M timeout 600 fio --output-format=json --section=persist \
-		--verify_only "$HERE/kvfs.fio") > "$T/fio-neg.json" 2>/dev/null; then
+	if fio_jobs --section=persist --verify_only > "$T/fio-neg.json" 2>/dev/null; then
 		fail "fio --verify_only passed over an overwritten block"
 	else
 		echo "  overwritten block: fio --verify_only failed, as it must"
@@ -105,9 +109,10 @@ unmount_kvfs
 
 echo "== 4. stress-ng file-system stressors"
 mount_kvfs allow_other,size=2g || exit 1
-# NAME OPS: bogo operations each (bounded by --timeout as well). Not run:
-# fiemap (no FS_IOC_FIEMAP over FUSE), file-ioctl and inode-flags (no
-# FS_IOC_* ioctls: they report nothing to verify).
+# NAME:OPS, bogo operations each (bounded by --timeout as well). Not run:
+# fiemap (no FS_IOC_FIEMAP over FUSE: stress-ng skips it), file-ioctl and
+# inode-flags (kvfsd has no FS_IOC_* ioctls), mmap (2 bogo ops in 25 s
+# here; fio's mmap job covers shared mmap).
 STRESSORS="dir:200 dentry:20 link:2 symlink:2 rename:2000 xattr:3 fallocate:5
 	fpunch:1 chmod:50 chown:50 utime:50 hdd:100 filename:200 lockf:2000
 	fcntl:200 seek:2000 sync-file:3 copy-file:20 dirdeep:2 dirmany:5
