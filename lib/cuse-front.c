@@ -40,7 +40,7 @@
  *
  * ioctl: restricted only (no CUSE_UNRESTRICTED_IOCTL): the kernel copies
  * _IOC_SIZE(cmd) bytes in and/or out according to _IOC_DIR(cmd), and
- * ukd_front_file_ioctl() checks the rest.
+ * ukd_chardev_file_ioctl() checks the rest.
  *
  * Permissions: CUSE cannot pass a mode; the kernel's devtmpfs creates
  * /dev/NAME as root:root 0600. We chmod it to dev->mode once it exists,
@@ -60,6 +60,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "front-internal.h"
 #include "front-request.h"
 #include "log.h"
 
@@ -101,8 +102,8 @@ static void cf_open(fuse_req_t req, struct fuse_file_info *fi)
 	struct ukd_front_open *o;
 	int r;
 
-	o = ukd_front_open_new(&node->opens, node->dev, fi->flags, &r);
-	if (!o) {
+	r = ukd_front_open_new(&o, &node->opens, node->dev, fi->flags);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "front-internal.h"
 #include "front-request.h"
 #include "log.h"
 #include "mountpoint.h"
@@ -240,8 +241,8 @@ static void ff_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
 		return;
 	}
-	o = ukd_front_open_new(&node->opens, node->dev, fi->flags, &r);
-	if (!o) {
+	r = ukd_front_open_new(&o, &node->opens, node->dev, fi->flags);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
