@@ -186,7 +186,7 @@ static int cuse_node_io(sd_event_source *s, int fd, uint32_t revents, void *user
 		/* 0: the kernel aborted the connection (ENODEV); the node
 		 * is gone. CUSE connections are not in fusectl, so nobody
 		 * outside can do this; it would be a kernel-side failure. */
-		ukd_log(LOG_ERR, "/dev/%s: CUSE connection ended (%s)", node->dev->name,
+		ukd_log(LOG_DEBUG, "/dev/%s: CUSE connection ended (%s)", node->dev->name,
 			r == 0 ? "aborted" : strerror(-r));
 		sd_event_source_set_enabled(s, SD_EVENT_OFF);
 		return sd_event_exit(sd_event_source_get_event(s), r == 0 ? -ENODEV : r);
@@ -234,22 +234,23 @@ static void cuse_node_chmod(struct cuse_node *node)
 		ukd_log(LOG_DEBUG, "%s: chmod %04o: %m", path, (unsigned int)(node->dev->mode & 07777));
 }
 
-/* The kernel refused CUSE_INIT's answer: tell why, as far as we can. */
+/* The kernel refused CUSE_INIT's answer: tell why, as far as we can, in
+ * the error returned; the debug lines add the detail (lib/README.md: the
+ * daemon logs the failure once, in its own words). */
 static int cuse_refusal(const struct ukd_front_config *cfg, struct cuse_node *node)
 {
 	dev_t devt;
 
 	if (cuse_sysfs_devt(node->dev->name, &devt) == 0) {
-		/* Debug only: the caller says it once, in its own words. */
 		ukd_log(LOG_DEBUG, "/dev/%s: name already taken by another CUSE device (%u:%u)",
 			node->dev->name, major(devt), minor(devt));
 		return -EEXIST;
 	}
 	if (cfg->major) {
-		ukd_log(LOG_ERR, "/dev/%s: major %u is not free", node->dev->name, cfg->major);
+		ukd_log(LOG_DEBUG, "/dev/%s: major %u is not free", node->dev->name, cfg->major);
 		return -EBUSY;
 	}
-	ukd_log(LOG_ERR, "/dev/%s: the kernel refused the CUSE device", node->dev->name);
+	ukd_log(LOG_DEBUG, "/dev/%s: the kernel refused the CUSE device", node->dev->name);
 	return -EIO;
 }
 
@@ -313,7 +314,7 @@ static int cuse_node_start(const struct ukd_front_config *cfg, struct cuse_node 
 				strerror(-r));
 			return -ENODEV;
 		}
-		ukd_log(LOG_ERR, "%s: cannot open: %s", CUSE_DEVICE, strerror(-r));
+		ukd_log(LOG_DEBUG, "%s: cannot open: %s", CUSE_DEVICE, strerror(-r));
 		return r;
 	}
 
