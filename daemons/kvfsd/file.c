@@ -86,9 +86,14 @@ static int kvfs_file_open(struct inode *inode, struct file *f)
 {
 	int r;
 
-	/* O_TRUNC arrives here (FUSE_CAP_ATOMIC_O_TRUNC); POSIX marks mtime
-	 * and ctime for update even when the file was already empty. */
-	if ((f->f_flags & O_TRUNC) && (f->f_flags & O_ACCMODE) != O_RDONLY) {
+	/*
+	 * O_TRUNC arrives here (FUSE_CAP_ATOMIC_O_TRUNC). Linux truncates a
+	 * regular file opened with O_TRUNC whatever the access mode, O_RDONLY
+	 * included (the kernel has checked write permission and already set
+	 * its cached size to 0); POSIX marks mtime and ctime for update even
+	 * when the file was already empty.
+	 */
+	if (f->f_flags & O_TRUNC) {
 		r = inode_change_size(inode, 0);
 		if (r < 0)
 			return r;

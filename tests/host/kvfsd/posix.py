@@ -164,6 +164,37 @@ def o_trunc_and_times():
 
 
 @test
+def o_rdonly_trunc():
+    # Linux truncates on O_TRUNC whatever the access mode (the kernel
+    # has already dropped its cached size and pages; kvfsd must drop the
+    # bytes too, or they come back once the size is fetched again).
+    f = P('trunc-rdonly')
+    write_file(f, b'y' * 10000)
+    fd = os.open(f, os.O_RDONLY | os.O_TRUNC)
+    try:
+        assert os.fstat(fd).st_size == 0
+        with open(f, 'r+b') as w:
+            w.write(b'abc')          # a write makes the kernel ask again
+        assert os.fstat(fd).st_size == 3, os.fstat(fd).st_size
+        assert os.pread(fd, 100, 0) == b'abc'
+    finally:
+        os.close(fd)
+
+
+@test
+def ftruncate_same_size_times():
+    # Linux marks mtime and ctime on every truncate, to the same size too.
+    f = P('trunc-same')
+    write_file(f, b'z' * 100)
+    st0 = os.stat(f)
+    time.sleep(TICK)
+    os.truncate(f, 100)
+    st = os.stat(f)
+    assert st.st_size == 100
+    assert st.st_mtime_ns > st0.st_mtime_ns and st.st_ctime_ns > st0.st_ctime_ns
+
+
+@test
 def o_append():
     f = P('append')
     write_file(f, b'abc')
