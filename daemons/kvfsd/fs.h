@@ -13,8 +13,10 @@
  *   file.c           struct file, file_operations
  *   address_space.c  the page tree of a file, dirty tags, write-back
  *   page_alloc.c     page frames for file data, from 2 MiB chunks
- *   xattr.c          extended attributes and the kvfs.stats.* introspection
+ *   xattr.c          extended attributes users store
  *   image.c          optional image file: allocator, writepage, commit, load
+ *   stats.c          kvfs.stats.* and kvfs.ctl.drop_caches on the root (stats.h),
+ *                    a floor above the objects it reports on
  *   fuse-ops.c       libfuse low-level requests -> the calls above
  *
  * Locking: kvfsd processes one FUSE request at a time: its request threads
@@ -243,7 +245,6 @@ void xattrs_free(struct inode *inode);
 int xattr_for_each(const struct inode *inode,
 		   int (*fn)(const char *name, size_t name_len, const void *value, size_t size,
 			     void *userdata), void *userdata);
-ssize_t kvfs_stats_format(struct super_block *sb, const char *key, char *buf, size_t size);
 
 /* ---- file (file.c) ----------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 
 #include "dcache.h"
 #include "fs.h"
+#include "stats.h"
 #include "../check-run.h"
 #include "kvfs-test.h"
 
@@ -483,14 +484,20 @@ START_TEST(test_xattr)
 	ck_assert_str_eq(buf, "user.a");
 	ck_assert_int_eq(kvfs_removexattr(ino, "user.a", &root_cred), 0);
 	ck_assert_int_eq(kvfs_removexattr(ino, "user.a", &root_cred), -ENODATA);
-	/* Root's stats. */
-	ck_assert_int_gt(kvfs_getxattr(root_of(sb), "kvfs.stats.inodes", buf, sizeof(buf),
-				       &user), 0);
-	ck_assert_int_eq(kvfs_getxattr(root_of(sb), "kvfs.stats.inodes", buf, sizeof(buf),
-				       &user), 1);
+	/* Root's stats: kvfs.* names belong to stats.c on the root only. */
+	ck_assert(kvfs_stats_owns(root_of(sb), "kvfs.stats.inodes"));
+	ck_assert(!kvfs_stats_owns(ino, "kvfs.stats.inodes"));
+	ck_assert(!kvfs_stats_owns(root_of(sb), "user.kvfs.stats"));
+	ck_assert_int_eq(kvfs_stats_getxattr(sb, "kvfs.stats.inodes", NULL, 0), 1);
+	ck_assert_int_eq(kvfs_stats_getxattr(sb, "kvfs.stats.inodes", buf, sizeof(buf)), 1);
 	ck_assert_mem_eq(buf, "2", 1);
-	ck_assert_int_eq(kvfs_getxattr(root_of(sb), "kvfs.stats.nope", buf, sizeof(buf),
-				       &user), -ENODATA);
+	ck_assert_int_eq(kvfs_stats_getxattr(sb, "kvfs.stats.nope", buf, sizeof(buf)), -ENODATA);
+	ck_assert_int_eq(kvfs_stats_getxattr(sb, "kvfs.statsx", buf, sizeof(buf)), -ENODATA);
+	ck_assert_int_eq(kvfs_stats_setxattr(sb, "kvfs.ctl.drop_caches", "1", 1, &user), -EPERM);
+	ck_assert_int_eq(kvfs_stats_setxattr(sb, "kvfs.ctl.drop_caches", "4", 1, &root_cred),
+			 -EINVAL);
+	ck_assert_int_eq(kvfs_stats_setxattr(sb, "kvfs.ctl.drop_caches", "1", 1, &root_cred), 0);
+	ck_assert_int_eq(kvfs_stats_setxattr(sb, "kvfs.stats", "1", 1, &root_cred), -EPERM);
 	test_sb_done(sb);
 }
 END_TEST
