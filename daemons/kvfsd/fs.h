@@ -210,8 +210,8 @@ struct inode {
  * so sync_fs and the image's next commit visit it and no other. */
 #define I_IO_LIST (1u << 3)
 
-struct inode *inode_new(struct super_block *sb, mode_t mode, const struct inode *dir,
-			const struct cred *cred, int *err);
+int inode_new(struct super_block *sb, mode_t mode, const struct inode *dir,
+	      const struct cred *cred, struct inode **ret);
 struct inode *igrab(struct inode *inode);
 void iput(struct inode *inode);
 void inode_lookup_ref(struct inode *inode);
@@ -282,7 +282,7 @@ struct file {
 	struct file *f_sb_prev, *f_sb_next; /* sb->s_files */
 };
 
-struct file *file_open(struct inode *inode, unsigned flags, int *err);
+int file_open(struct inode *inode, unsigned flags, struct file **ret);
 void file_release(struct file *file);
 
 extern const struct file_operations kvfs_file_operations;
@@ -351,7 +351,7 @@ struct super_block {
 	bool s_changed;           /* anything changed since the last commit */
 };
 
-struct super_block *super_new(const struct kvfs_mount_opts *opts, int *err);
+int super_new(const struct kvfs_mount_opts *opts, struct super_block **ret);
 void super_free(struct super_block *sb);
 int super_alloc_page(struct super_block *sb, void **page, bool zero);
 void super_free_page(struct super_block *sb, void *page);

@@ -293,8 +293,8 @@ static void kvfs_open_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	struct file *f;
 	int r;
 
-	f = file_open(inode_of(req, ino), (unsigned)fi->flags, &r);
-	if (!f) {
+	r = file_open(inode_of(req, ino), (unsigned)fi->flags, &f);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -337,8 +337,8 @@ static void kvfs_create_op(fuse_req_t req, fuse_ino_t parent, const char *name, 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	f = file_open(inode, flags, &r);
-	if (!f) {
+	r = file_open(inode, flags, &f);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -423,8 +423,8 @@ static void kvfs_opendir_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	struct file *f;
 	int r;
 
-	f = file_open(inode_of(req, ino), (unsigned)fi->flags, &r);
-	if (!f) {
+	r = file_open(inode_of(req, ino), (unsigned)fi->flags, &f);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}

@@ -1476,26 +1476,26 @@ out:
 }
 
 /* The inode for a record: the root exists already, others are made. */
-static struct inode *load_inode_new(struct super_block *sb, uint64_t ino, uint64_t root_ino,
-				    mode_t mode, uid_t uid, gid_t gid, int *err)
+static int load_inode_new(struct super_block *sb, uint64_t ino, uint64_t root_ino, mode_t mode,
+			  uid_t uid, gid_t gid, struct inode **ret)
 {
 	struct cred cred = { .fsuid = uid, .fsgid = gid, .capable = true };
-	struct inode *root = sb->s_root->d_inode, *inode;
+	struct inode *root = sb->s_root->d_inode;
+	int r;
 
 	if (ino == root_ino) {
-		if (!S_ISDIR(mode)) {
-			*err = -EUCLEAN;
-			return NULL;
-		}
+		if (!S_ISDIR(mode))
+			return -EUCLEAN;
 		root->i_mode = mode;
 		root->i_uid = uid;
 		root->i_gid = gid;
-		return root;
+		*ret = root;
+		return 0;
 	}
-	inode = inode_new(sb, mode, NULL, &cred, err);
-	if (inode)
-		inode->i_mode = mode; /* exactly as stored */
-	return inode;
+	r = inode_new(sb, mode, NULL, &cred, ret);
+	if (r == 0)
+		(*ret)->i_mode = mode; /* exactly as stored */
+	return r;
 }
 
 static int load_stream_tab(struct super_block *sb, struct image *img, const struct image_super *su,
@@ -1546,8 +1546,8 @@ static int load_stream_tab(struct super_block *sb, struct image *img, const stru
 		    npages > su->total_blocks || (S_ISDIR(mode) && size) || ino >= su->next_ino)
 			return corrupt(l, "inode record %llu (ino %llu) is invalid",
 				       (unsigned long long)i, (unsigned long long)ino);
-		inode = load_inode_new(sb, ino, su->root_ino, mode, uid, gid, &r);
-		if (!inode)
+		r = load_inode_new(sb, ino, su->root_ino, mode, uid, gid, &inode);
+		if (r < 0)
 			return r == -EUCLEAN ? corrupt(l, "the root inode is not a directory") : r;
 		tab[i] = (struct ino_entry){ .ino = ino, .inode = inode, .placed = ino == su->root_ino };
 		inode->i_ino = ino;

@@ -47,8 +47,8 @@ int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 		kvfs_free(fs);
 		return -ENOMEM;
 	}
-	fs->sb = super_new(&fs->cfg.mount, &r);
-	if (!fs->sb) {
+	r = super_new(&fs->cfg.mount, &fs->sb);
+	if (r < 0) {
 		kvfs_free(fs);
 		return r;
 	}
