@@ -14,7 +14,7 @@
  *   address_space.c  the page tree of a file, dirty tags, write-back
  *   page_alloc.c     page frames for file data, from 2 MiB chunks
  *   xattr.c          extended attributes users store
- *   image.c          optional image file: allocator, writepage, commit, load
+ *   image*.c         optional image file (image-internal.h has the map)
  *   stats.c          kvfs.stats.* and kvfs.ctl.drop_caches on the root (stats.h),
  *                    a floor above the objects it reports on
  *   fuse-ops.c       libfuse low-level requests -> the calls above
@@ -71,7 +71,7 @@ struct radix_node;
 
 struct address_space_operations {
 	/* Write one dirty page to the backing store: the image file's
-	 * copy-on-write (image.c), or NULL in memory-only mode, where
+	 * copy-on-write (image-alloc.c), or NULL in memory-only mode, where
 	 * write-back just cleans the tag. */
 	int (*writepage)(struct address_space *mapping, uint64_t index, void *page);
 };
