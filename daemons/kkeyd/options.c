@@ -37,6 +37,15 @@ static const char usage[] =
 "      --channel=N        MIDI channel 1..16 (default 1)\n"
 "      --mode=OCTAL       permissions of the nodes (default 0666)\n"
 "\n"
+"Crash journal (every acknowledged note survives kill -9 and a restart):\n"
+"      --state-dir=DIR    keep the journal DIR/kkeyd.journal (default\n"
+"                         $STATE_DIRECTORY, which systemd sets from\n"
+"                         StateDirectory=; without it, or with an empty DIR,\n"
+"                         no journal: a restart loses the recording)\n"
+"      --commit=SECONDS   fdatasync the journal this often, bounding what a\n"
+"                         power cut loses (0..3600, default 1; 0 = after\n"
+"                         every write, slowest)\n"
+"\n"
 "General:\n"
 "  -c, --config=FILE      configuration file (default " KKEYD_CONFIG_DEFAULT ",\n"
 "                         read only if it exists); options given here win\n"
@@ -48,6 +57,7 @@ static const char usage[] =
 "  [kkeyd]\n"
 "  frontend = auto|cuse|fuse   mountpoint = DIR    keep = yes|no\n"
 "  capacity = N   velocity = N   slowdown = N   channel = N   mode = 0666\n"
+"  statedir = DIR   commit = SECONDS\n"
 "\n"
 "Exit status: 0 after a clean stop, 1 when the device cannot be served,\n"
 "2 for a usage or configuration error. See docs/kkeyd.md.\n";
@@ -60,6 +70,8 @@ enum {
 	OPT_SLOWDOWN,
 	OPT_CHANNEL,
 	OPT_MODE,
+	OPT_STATE_DIR,
+	OPT_COMMIT,
 };
 
 static const struct option long_options[] = {
@@ -71,6 +83,8 @@ static const struct option long_options[] = {
 	{ "slowdown", required_argument, NULL, OPT_SLOWDOWN },
 	{ "channel", required_argument, NULL, OPT_CHANNEL },
 	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "commit", required_argument, NULL, OPT_COMMIT },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -119,6 +133,18 @@ static int set_mountpoint(struct kkeyd_options *o, const char *dir)
 	return 0;
 }
 
+/* @dir empty or NULL: no journal. */
+static int set_state_dir(struct kkeyd_options *o, const char *dir, size_t len)
+{
+	char *copy = NULL;
+
+	if (dir && len && !(copy = strndup(dir, len)))
+		return -ENOMEM;
+	free(o->state_dir);
+	o->state_dir = copy;
+	return 0;
+}
+
 /* One setting, by name, from the config file or the command line. */
 static int apply(struct kkeyd_options *o, const char *key, const char *value)
 {
@@ -158,6 +184,14 @@ static int apply(struct kkeyd_options *o, const char *key, const char *value)
 		if (parse_uint(value, 10, 1, 16, &v) < 0)
 			return -EINVAL;
 		o->kkey.channel = (uint8_t)(v - 1);
+		return 0;
+	}
+	if (!strcmp(key, "statedir"))
+		return set_state_dir(o, value, strlen(value));
+	if (!strcmp(key, "commit")) {
+		if (parse_uint(value, 10, 0, 3600, &v) < 0)
+			return -EINVAL;
+		o->commit_s = (unsigned int)v;
 		return 0;
 	}
 	if (!strcmp(key, "mode")) {
@@ -215,6 +249,7 @@ static int load_config(struct kkeyd_options *o, const char *path, bool must_exis
 int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv)
 {
 	const char *config = KKEYD_CONFIG_DEFAULT;
+	const char *sd = getenv("STATE_DIRECTORY");
 	bool config_given = false;
 	int c, r;
 
@@ -222,6 +257,10 @@ int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv)
 	o->frontend = UKD_FRONT_AUTO;
 	kkey_config_default(&o->kkey);
 	if (set_mountpoint(o, KKEYD_MOUNTPOINT_DEFAULT) < 0)
+		return -ENOMEM;
+	o->commit_s = 1;
+	/* systemd's StateDirectory=: a ':'-separated list, the first is ours. */
+	if (sd && set_state_dir(o, sd, strcspn(sd, ":")) < 0)
 		return -ENOMEM;
 
 	/* Pass 1: what decides whether and which config file to read. */
@@ -290,6 +329,12 @@ int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv)
 		case OPT_MODE:
 			key = "mode";
 			break;
+		case OPT_STATE_DIR:
+			key = "statedir";
+			break;
+		case OPT_COMMIT:
+			key = "commit";
+			break;
 		default:
 			fprintf(stderr, "Try 'kkeyd --help' for more information.\n");
 			return -EINVAL;
@@ -312,4 +357,6 @@ void kkeyd_options_done(struct kkeyd_options *o)
 {
 	free(o->mountpoint);
 	o->mountpoint = NULL;
+	free(o->state_dir);
+	o->state_dir = NULL;
 }
