@@ -115,6 +115,7 @@ static bool decode_record(const uint8_t r[KKEY_JOURNAL_RECORD_SIZE], struct ukd_
 	uint64_t t;
 	uint32_t crc;
 
+	memset(ev, 0, sizeof(*ev));
 	memcpy(&crc, r + 12, 4);
 	if (le32toh(crc) != kkey_journal_crc32c(r, 12) || r[8] > 127 || r[9] > 1 ||
 	    r[10] > 127 || r[11])
@@ -183,9 +184,11 @@ static int scan(int fd, struct ukd_recorder *rec, uint64_t *n_valid, uint64_t *m
 			return r;
 		for (size_t p = 0; p + KKEY_JOURNAL_RECORD_SIZE <= got; p += KKEY_JOURNAL_RECORD_SIZE) {
 			struct ukd_note_event ev;
+			bool valid = decode_record(buf + p, &ev);
 			uint64_t age;
 
-			if (rec ? i >= *n_valid : !decode_record(buf + p, &ev))
+			/* Pass 2 reads the same bytes: the first n_valid are valid. */
+			if (rec ? i >= *n_valid : !valid)
 				return 0;
 			i++;
 			if (!rec) {
@@ -194,7 +197,6 @@ static int scan(int fd, struct ukd_recorder *rec, uint64_t *n_valid, uint64_t *m
 					*max_t = ev.t_ns;
 				continue;
 			}
-			decode_record(buf + p, &ev);
 			if (end_at) {
 				age = *max_t - ev.t_ns;
 				ev.t_ns = age < end_at ? end_at - age : 0;
