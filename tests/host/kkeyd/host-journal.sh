@@ -1,0 +1,104 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Host tier: kkeyd's crash journal (docs/kkeyd.md, "Crash journal").
+# Notes written, kkeyd killed with SIGKILL, restarted on the same state
+# directory: the file read then holds exactly those notes (read with
+# python3-mido through smf-events.py). Then a torn and corrupt tail is
+# appended to the journal: the restart logs it and keeps the records before
+# it. Also: --commit 0, a second kkeyd on the same state directory, a state
+# directory that does not exist. Starts its own kkeyd processes (KKEYD).
+set -u
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: host tests need root"; exit 77; fi
+if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+: "${KKEYD:?KKEYD must name the kkeyd binary}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON3:-/usr/bin/python3}
+"$PY" -c 'import mido' 2>/dev/null || { echo "SKIP: python3-mido is missing"; exit 77; }
+work=$(mktemp -d /tmp/kkeyd-journal.XXXXXX)
+mnt=$work/mnt state=$work/state
+mkdir -p "$mnt" "$state"
+pid=
+failures=0
+ok()  { echo "ok     $*"; }
+bad() { echo "FAILED $*"; failures=$((failures + 1)); }
+expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; wait "$pid" 2>/dev/null; fi
+	is_mounted "$mnt" && fusermount3 -u -z "$mnt"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+start() {  # start LOG ARGS...: kkeyd on $mnt with $state, wait (bounded) for the nodes
+	local log=$1; shift
+	"$KKEYD" --fuse "$mnt" --state-dir "$state" "$@" > "$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		[ -e "$mnt/kkey127" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "kkeyd did not come up:"; cat "$log"; return 1
+}
+crash() {  # SIGKILL kkeyd; unmount what it leaves behind, as systemd's restart would find it
+	kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
+	fusermount3 -u -z "$mnt"
+}
+# events_are WHAT FILE EXPECTED: the notes mido reads in FILE are EXPECTED (';'-separated)
+events_are() {
+	local got
+	got=$(timeout 30 "$PY" "$HERE/smf-events.py" "$2" | paste -sd';')
+	expect "$1: events [$got] = [$3]" test "$got" = "$3"
+}
+jsize() { stat -c %s "$state/kkeyd.journal"; }
+
+echo "# 1. kill -9 after three writes (commit=1 s, so only the page cache has them)"
+start "$work/log1" || exit 1
+echo 1 > "$mnt/kkey060"; echo 0 > "$mnt/kkey060"; echo 1 > "$mnt/kkey064"
+expect "journal holds a header and 3 records before any sync ($(jsize) bytes)" test "$(jsize)" = $((40 + 3 * 16))
+crash
+start "$work/log2" || exit 1
+expect "restart logs 3 events replayed ($(grep journal "$work/log2" | tr '\n' ' '))" grep -q "journal: 3 events replayed" "$work/log2"
+timeout 10 cat "$mnt/kkey000" > "$work/a.mid"
+events_are "after kill -9 and restart" "$work/a.mid" "on 60 63;off 60;on 64 63;off 64"
+expect "the read compacted the journal to the held note's re-press ($(jsize) bytes)" test "$(jsize)" = $((40 + 16))
+
+echo "# 2. a second kkeyd on the same state directory is refused"
+mkdir -p "$work/mnt2"
+timeout 10 "$KKEYD" --fuse "$work/mnt2" --state-dir "$state" > "$work/log-second" 2>&1; rc=$?
+expect "second kkeyd exits 1 and says the directory is in use ($(tail -1 "$work/log-second"))" \
+	bash -c "test $rc = 1 && grep -q 'in use by another kkeyd' '$work/log-second'"
+is_mounted "$work/mnt2" && fusermount3 -u -z "$work/mnt2"
+
+echo "# 3. torn and corrupt tail: a whole record of garbage and 5 bytes of a next one"
+echo 0 > "$mnt/kkey064"; echo 1 > "$mnt/kkey065"
+crash
+printf '\377%.0s' $(seq 16) >> "$state/kkeyd.journal"
+printf 'torn!' >> "$state/kkeyd.journal"
+start "$work/log3" || exit 1
+expect "the restart still serves and logs the 21 bytes dropped after record 3 ($(grep -i torn "$work/log3"))" \
+	grep -q "torn or corrupt tail: 21 bytes after record 3 dropped" "$work/log3"
+timeout 10 cat "$mnt/kkey000" > "$work/b.mid"
+events_are "valid prefix kept" "$work/b.mid" "on 64 63;off 64;on 65 63;off 65"
+
+echo "# 4. commit=0 (fdatasync per write), another velocity"
+echo 0 > "$mnt/kkey065"  # 65 was still held (re-pressed by the read)
+crash
+start "$work/log4" --commit 0 --velocity 100 || exit 1
+echo 1 > "$mnt/kkey070"
+crash
+start "$work/log5" || exit 1
+timeout 10 cat "$mnt/kkey000" > "$work/c.mid"
+events_are "replayed after commit=0 run" "$work/c.mid" "on 65 63;off 65;on 70 100;off 70"
+kill -TERM "$pid"; timeout 10 tail --pid="$pid" -f /dev/null; wait "$pid"; rc=$?; pid=
+expect "SIGTERM stops kkeyd with exit 0 (got $rc)" test $rc = 0
+
+echo "# 5. a state directory that does not exist"
+timeout 10 "$KKEYD" --fuse "$mnt" --state-dir "$work/nope" > "$work/log6" 2>&1; rc=$?
+expect "exit 1 with the reason ($(tail -1 "$work/log6"))" \
+	bash -c "test $rc = 1 && grep -q 'No such file' '$work/log6'"
+expect "and nothing stays mounted" bash -c "! awk -v m='$mnt' '\$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo"
+
+if [ $failures -eq 0 ]; then echo "# PASS"; exit 0; fi
+echo "# $failures FAILURE(S)"; exit 1
