@@ -8,7 +8,7 @@
 #   kvfsd:  a 1 MiB file written, read back equal, unmounted.
 # Environment: UKD_BUILD (the build directory), UKD_SRC (the source tree),
 # CT_WORK (a writable scratch directory), CT_DEV_ONLY_FUSE=1 to also
-# assert that /dev holds nothing but fuse. Prints "CT-PASS" or "CT-FAIL N".
+# assert that /dev holds nothing but fuse, CT_PID1=NAME that PID 1 is NAME. Prints "CT-PASS" or "CT-FAIL N".
 set -u
 B=${UKD_BUILD:?} S=${UKD_SRC:?} W=${CT_WORK:?}
 failures=0
@@ -51,6 +51,9 @@ stop() {
 
 echo "# in the container: pid $$, /dev holds: $(ls -A /dev | tr '\n' ' ')"
 [ -c /dev/fuse ] || { echo "CT-FAIL: no /dev/fuse"; exit 1; }
+if [ -n "${CT_PID1:-}" ]; then
+	expect "PID 1 is $CT_PID1 ($(cat /proc/1/comm))" test "$(cat /proc/1/comm)" = "$CT_PID1"
+fi
 if [ "${CT_DEV_ONLY_FUSE:-0}" = 1 ]; then
 	expect "/dev holds only fuse" test "$(ls -A /dev)" = fuse
 fi
