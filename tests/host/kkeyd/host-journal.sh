@@ -6,7 +6,7 @@
 # python3-mido through smf-events.py). Then a torn and corrupt tail is
 # appended to the journal: the restart logs it and keeps the records before
 # it. Also: --commit 0, a second kkeyd on the same state directory, a state
-# directory that does not exist. Starts its own kkeyd processes (KKEYD).
+# directory that does not exist, and (with strace) when fdatasync happens. Starts its own kkeyd processes (KKEYD).
 set -u
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: host tests need root"; exit 77; fi
 if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
@@ -99,6 +99,38 @@ timeout 10 "$KKEYD" --fuse "$mnt" --state-dir "$work/nope" > "$work/log6" 2>&1; 
 expect "exit 1 with the reason ($(tail -1 "$work/log6"))" \
 	bash -c "test $rc = 1 && grep -q 'No such file' '$work/log6'"
 expect "and nothing stays mounted" bash -c "! awk -v m='$mnt' '\$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo"
+
+echo "# 6. the commit timer: fdatasync (seen with strace) only after writes"
+# syncs_during MIN CMD...: with strace attached to kkeyd, run CMD; wait
+# (bounded, 10 s) for MIN fdatasync calls, then 2.5 s for any more; print
+# how many there were. Attachment is awaited, so no call is missed.
+syncs_during() {
+	local min=$1; shift
+	: > "$work/strace"
+	timeout 30 strace -f -e trace=fdatasync -p "$pid" -o "$work/strace" 2> "$work/strace.err" &
+	local st=$!
+	for _ in $(seq 100); do grep -q attached "$work/strace.err" && break; sleep 0.1; done
+	"$@"
+	for _ in $(seq 100); do [ "$(grep -c 'fdatasync(' "$work/strace")" -ge "$min" ] && break; sleep 0.1; done
+	sleep 2.5
+	kill -INT $st; wait $st 2>/dev/null
+	grep -c 'fdatasync(' "$work/strace"
+}
+if command -v strace > /dev/null; then
+	rm -rf "$state"; mkdir "$state"
+	start "$work/log7" || exit 1
+	n=$(syncs_during 0 true)
+	expect "commit=1, idle: no fdatasync ($n)" test "$n" = 0
+	n=$(syncs_during 1 bash -c "echo 1 > '$mnt/kkey050'; echo 0 > '$mnt/kkey050'")
+	expect "commit=1, two writes: one or two fdatasyncs, not more ($n)" test "$n" -ge 1 -a "$n" -le 2
+	crash
+	start "$work/log8" --commit 0 || exit 1
+	n=$(syncs_during 3 bash -c "for i in 1 2 3; do echo 1 > '$mnt/kkey051'; done")
+	expect "commit=0: an fdatasync per write (3 writes, $n)" test "$n" = 3
+	crash
+else
+	echo "skip   strace is missing: the commit timer's fdatasync is not checked"
+fi
 
 if [ $failures -eq 0 ]; then echo "# PASS"; exit 0; fi
 echo "# $failures FAILURE(S)"; exit 1
