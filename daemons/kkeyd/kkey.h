@@ -63,3 +63,10 @@ struct kkey_event {
  * the recording: a failed write may have happened, an acknowledged one did).
  */
 int kkey_play(struct kkey *k, const struct kkey_event *ev);
+
+/**
+ * kkey_reconfigure() - take @cfg's velocity, slowdown, channel and keep
+ * (a reload); the recording is kept. Capacity and mode stay as they were
+ * (the caller says they need a restart). Logs each change.
+ */
+void kkey_reconfigure(struct kkey *k, const struct kkey_config *cfg);
