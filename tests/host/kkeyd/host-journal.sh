@@ -132,5 +132,22 @@ else
 	echo "skip   strace is missing: the commit timer's fdatasync is not checked"
 fi
 
+echo "# 7. where the state directory comes from"
+# up LOG ARGS...: kkeyd on $mnt with only ARGS (and the environment), started and stopped
+up() {
+	local log=$1; shift
+	"$KKEYD" --fuse "$mnt" -v "$@" > "$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do [ -e "$mnt/kkey127" ] && break; sleep 0.1; done
+	kill -TERM "$pid"; wait "$pid"; pid=
+}
+STATE_DIRECTORY="$state:$work/other" up "$work/log9"
+expect "\$STATE_DIRECTORY (its first entry) is the default" grep -q "replayed from $state\$" "$work/log9"
+printf '[kkeyd]\nstatedir = %s\n' "$work" > "$work/conf"
+STATE_DIRECTORY="$state" up "$work/log10" -c "$work/conf"
+expect "statedir = in the config file wins over \$STATE_DIRECTORY" grep -q "replayed from $work\$" "$work/log10"
+STATE_DIRECTORY="$state" up "$work/log11" --state-dir=
+expect "an empty --state-dir turns the journal off" grep -q "no state directory" "$work/log11"
+
 if [ $failures -eq 0 ]; then echo "# PASS"; exit 0; fi
 echo "# $failures FAILURE(S)"; exit 1
