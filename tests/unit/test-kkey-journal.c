@@ -218,35 +218,45 @@ START_TEST(appends_survive_without_close)
 }
 END_TEST
 
+/*
+ * Open the damaged journal of @len bytes in @dir (made from five[]): the
+ * first @keep events replayed, @dropped bytes dropped, @bad_header as
+ * given; afterwards the file holds just those events, and a file without
+ * a header is kept aside whole. Removes that copy again.
+ */
+static void expect_replay(const char *dir, size_t len, size_t keep, uint64_t dropped, bool bad_header)
+{
+	struct kkey_journal *j;
+	struct kkey_journal_replay info;
+	struct ukd_recorder *rec = open_replay(dir, 1000, &j, &info);
+	char path[600];
+
+	ck_assert_msg(info.replayed == keep, "length %zu: %zu replayed, want %zu", len,
+		      info.replayed, keep);
+	ck_assert_uint_eq(info.bad_header, bad_header);
+	ck_assert_uint_eq(info.dropped_bytes, dropped);
+	assert_recording(rec, five, keep);
+	ck_assert_int_eq(file_size(dir, KKEY_JOURNAL_FILE), (off_t)(40 + 16 * keep));
+	ck_assert_int_eq(file_size(dir, KKEY_JOURNAL_FILE ".bad"), bad_header ? (off_t)len : -1);
+	kkey_journal_close(j);
+	ukd_recorder_free(rec);
+	snprintf(path, sizeof(path), "%s/" KKEY_JOURNAL_FILE ".bad", dir);
+	unlink(path);
+}
+
 START_TEST(torn_tail_every_offset)
 {
 	char *d = make_dir();
 	size_t full = 40 + 5 * 16;
 
 	for (size_t len = 0; len <= full; len++) {
-		struct kkey_journal *j;
-		struct kkey_journal_replay info;
-		struct ukd_recorder *rec;
 		size_t keep = len < 40 ? 0 : (len - 40) / 16;
 		char path[600];
 
 		write_journal(d, five, 5, false);
 		snprintf(path, sizeof(path), "%s/" KKEY_JOURNAL_FILE, d);
 		ck_assert_int_eq(truncate(path, (off_t)len), 0);
-		rec = open_replay(d, 1000, &j, &info);
-		ck_assert_msg(info.replayed == keep, "length %zu: %zu replayed, want %zu", len,
-			      info.replayed, keep);
-		assert_recording(rec, five, keep);
-		ck_assert_uint_eq(info.bad_header, len > 0 && len < 40);
-		ck_assert_uint_eq(info.dropped_bytes, len < 40 ? len : len - 40 - 16 * keep);
-		/* The torn part is gone from the file; a short header is kept aside. */
-		ck_assert_int_eq(file_size(d, KKEY_JOURNAL_FILE), (off_t)(40 + 16 * keep));
-		ck_assert_int_eq(file_size(d, KKEY_JOURNAL_FILE ".bad"),
-				 len > 0 && len < 40 ? (off_t)len : -1);
-		kkey_journal_close(j);
-		ukd_recorder_free(rec);
-		snprintf(path, sizeof(path), "%s/" KKEY_JOURNAL_FILE ".bad", d);
-		unlink(path);
+		expect_replay(d, len, keep, len < 40 ? len : len - 40 - 16 * keep, len > 0 && len < 40);
 	}
 	remove_dir(d);
 }
@@ -258,9 +268,6 @@ START_TEST(bad_checksum_keeps_prefix)
 
 	/* Every byte of record 2 (0-based), then a byte of the header. */
 	for (size_t at = 40 + 2 * 16; at <= 40 + 3 * 16; at++) {
-		struct kkey_journal *j;
-		struct kkey_journal_replay info;
-		struct ukd_recorder *rec;
 		bool in_header = at == 40 + 3 * 16;
 		size_t pos = in_header ? 20 : at, len;
 		char path[600];
@@ -276,15 +283,10 @@ START_TEST(bad_checksum_keeps_prefix)
 		ck_assert_int_eq(fseek(f, (long)pos, SEEK_SET), 0);
 		fputc(c ^ 0x10, f);
 		ck_assert_int_eq(fclose(f), 0);
-		rec = open_replay(d, 1000, &j, &info);
-		ck_assert_uint_eq(info.replayed, in_header ? 0 : 2);
-		ck_assert_uint_eq(info.bad_header, in_header);
-		ck_assert_uint_eq(info.dropped_bytes, in_header ? len : len - 40 - 2 * 16);
-		assert_recording(rec, five, in_header ? 0 : 2);
-		kkey_journal_close(j);
-		ukd_recorder_free(rec);
-		snprintf(path, sizeof(path), "%s/" KKEY_JOURNAL_FILE ".bad", d);
-		unlink(path);
+		if (in_header)
+			expect_replay(d, len, 0, len, true);
+		else
+			expect_replay(d, len, 2, len - 40 - 2 * 16, false);
 	}
 	remove_dir(d);
 }

@@ -11,18 +11,9 @@
 # tty, console, pts, shm, ...) plus fuse: it cannot be made smaller.
 #   nspawn.sh UKD_BUILD      Exit: 0 pass, 1 fail, 77 skip
 set -u
-B=$(cd "${1:?usage: nspawn.sh UKD_BUILD}" && pwd)
-S=$(cd "$(dirname "$0")/../../.." && pwd)
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-command -v systemd-nspawn > /dev/null || { echo "SKIP: systemd-nspawn is missing (apt-get install systemd-container)"; exit 77; }
-# The binaries run on the container's libraries, which have no libasan.
-[ "${UKD_SANITIZE:-none}" = none ] ||
-	{ echo "SKIP: sanitizer build ($UKD_SANITIZE): the container has no sanitizer runtime"; exit 77; }
-rootfs=$("$S/tests/host/container/rootfs.sh" "$B/tests/host/container/cache"); rc=$?
-[ $rc = 0 ] || { [ $rc = 77 ] && exit 77; echo "FAIL: could not build the root file system"; exit 1; }
-work=$(mktemp -d /tmp/ukd-ct-nspawn.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/ct-lib.sh"
+ct_setup nspawn systemd-nspawn "apt-get install systemd-container" "${1:-}"
+ct_rootfs
 mkdir "$work/work"
 cat > "$work/run.sh" <<'RUN'
 #!/bin/bash
@@ -37,8 +28,6 @@ timeout 120 systemd-nspawn --quiet -D "$rootfs" --volatile=overlay --register=no
 	-b -- systemd.run=/ct/run.sh systemd.run_success_action=exit \
 	systemd.run_failure_action=exit > "$work/nspawn.log" 2>&1
 rc=$?
-cat "$work/out" 2>&1 || { echo "no output from inside; systemd-nspawn said:"; cat "$work/nspawn.log"; }
-grep -q '^CT-PASS$' "$work/out" 2>/dev/null || {
-	echo "FAIL: no CT-PASS (systemd-nspawn exit $rc)"; tail -20 "$work/nspawn.log"; exit 1; }
-[ $rc = 0 ] || { echo "FAIL: systemd-nspawn exit $rc"; tail -20 "$work/nspawn.log"; exit 1; }
-exit 0
+cat "$work/out" 2>&1 || echo "no output from inside"
+[ $rc = 0 ] || { echo "systemd-nspawn said:"; tail -20 "$work/nspawn.log"; }
+ct_verdict "$work/out" $rc systemd-nspawn

@@ -9,18 +9,9 @@
 # ct-check.sh runs as the container's command.
 #   podman.sh UKD_BUILD      Exit: 0 pass, 1 fail, 77 skip
 set -u
-B=$(cd "${1:?usage: podman.sh UKD_BUILD}" && pwd)
-S=$(cd "$(dirname "$0")/../../.." && pwd)
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-command -v podman > /dev/null || { echo "SKIP: podman is missing (apt-get install podman)"; exit 77; }
-# The binaries run on the container's libraries, which have no libasan.
-[ "${UKD_SANITIZE:-none}" = none ] ||
-	{ echo "SKIP: sanitizer build ($UKD_SANITIZE): the container has no sanitizer runtime"; exit 77; }
-rootfs=$("$S/tests/host/container/rootfs.sh" "$B/tests/host/container/cache"); rc=$?
-[ $rc = 0 ] || { [ $rc = 77 ] && exit 77; echo "FAIL: could not build the root file system"; exit 1; }
-work=$(mktemp -d /tmp/ukd-ct-podman.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/ct-lib.sh"
+ct_setup podman podman "apt-get install podman" "${1:-}"
+ct_rootfs
 mkdir "$work/work"
 # This host: no CAP_SYS_RESOURCE, so no limit may rise above ours (podman's
 # defaults would: "setrlimit RLIMIT_NOFILE: Operation not permitted", and
@@ -35,6 +26,4 @@ timeout 120 podman run "${runtime[@]}" --rm --network=none \
 	-v "$B:/ukd/build:ro" -v "$S:/ukd/src:ro" -v "$work/work:/ct/work" \
 	-e UKD_BUILD=/ukd/build -e UKD_SRC=/ukd/src -e CT_WORK=/ct/work \
 	--rootfs "$rootfs:O" /bin/bash /ukd/src/tests/host/container/ct-check.sh 2>&1 | tee "$work/out"
-rc=${PIPESTATUS[0]}
-grep -q '^CT-PASS$' "$work/out" || { echo "FAIL: no CT-PASS (podman exit $rc)"; exit 1; }
-exit "$rc"
+ct_verdict "$work/out" "${PIPESTATUS[0]}" podman

@@ -7,14 +7,9 @@
 # directory). ct-check.sh does the checks inside.
 #   unshare.sh UKD_BUILD      Exit: 0 pass, 1 fail, 77 skip
 set -u
-B=$(cd "${1:?usage: unshare.sh UKD_BUILD}" && pwd)
-S=$(cd "$(dirname "$0")/../../.." && pwd)
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (mount namespaces, FUSE mounts)"; exit 77; }
-[ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
-command -v unshare > /dev/null || { echo "SKIP: unshare (util-linux) is missing"; exit 77; }
+source "$(dirname "$0")/ct-lib.sh"
+ct_setup unshare unshare util-linux "${1:-}"
 /usr/bin/python3 -c 'import mido' 2>/dev/null || { echo "SKIP: python3-mido is missing"; exit 77; }
-work=$(mktemp -d /tmp/ukd-ct-unshare.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 touch "$work/fuse"
 # The mounts die with the namespace: nothing to unmount on the host, even
 # when the inner script is killed by the timeout.
@@ -28,6 +23,4 @@ timeout 120 unshare --mount --pid --fork --mount-proc --propagation private \
 	umount "$W/fuse"
 	set +e
 	exec bash "$UKD_SRC/tests/host/container/ct-check.sh"' 2>&1 | tee "$work/out"
-rc=${PIPESTATUS[0]}
-grep -q '^CT-PASS$' "$work/out" || { echo "FAIL: no CT-PASS (exit $rc)"; exit 1; }
-exit "$rc"
+ct_verdict "$work/out" "${PIPESTATUS[0]}" unshare

@@ -8,23 +8,14 @@
 # it. Also: --commit 0, a second kkeyd on the same state directory, a state
 # directory that does not exist, and (with strace) when fdatasync happens. Starts its own kkeyd processes (KKEYD).
 set -u
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: host tests need root"; exit 77; fi
-if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
-: "${KKEYD:?KKEYD must name the kkeyd binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
-PY=${PYTHON3:-/usr/bin/python3}
+source "$HERE/own-daemon.sh"
 "$PY" -c 'import mido' 2>/dev/null || { echo "SKIP: python3-mido is missing"; exit 77; }
 work=$(mktemp -d /tmp/kkeyd-journal.XXXXXX)
 mnt=$work/mnt state=$work/state
 mkdir -p "$mnt" "$state"
-pid=
-failures=0
-ok()  { echo "ok     $*"; }
-bad() { echo "FAILED $*"; failures=$((failures + 1)); }
-expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; wait "$pid" 2>/dev/null; fi
+	kill_daemon
 	is_mounted "$mnt" && fusermount3 -u -z "$mnt"
 	rm -rf "$work"
 }
@@ -32,14 +23,7 @@ trap cleanup EXIT
 
 start() {  # start LOG ARGS...: kkeyd on $mnt with $state, wait (bounded) for the nodes
 	local log=$1; shift
-	"$KKEYD" --fuse "$mnt" --state-dir "$state" "$@" > "$log" 2>&1 &
-	pid=$!
-	for _ in $(seq 100); do
-		[ -e "$mnt/kkey127" ] && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "kkeyd did not come up:"; cat "$log"; return 1
+	kkeyd_up "$mnt" "$log" --state-dir "$state" "$@"
 }
 crash() {  # SIGKILL kkeyd; unmount what it leaves behind, as systemd's restart would find it
 	kill -KILL "$pid"; wait "$pid" 2>/dev/null; pid=
@@ -136,9 +120,7 @@ echo "# 7. where the state directory comes from"
 # up LOG ARGS...: kkeyd on $mnt with only ARGS (and the environment), started and stopped
 up() {
 	local log=$1; shift
-	"$KKEYD" --fuse "$mnt" -v "$@" > "$log" 2>&1 &
-	pid=$!
-	for _ in $(seq 100); do [ -e "$mnt/kkey127" ] && break; sleep 0.1; done
+	kkeyd_up "$mnt" "$log" -v "$@"
 	kill -TERM "$pid"; wait "$pid"; pid=
 }
 STATE_DIRECTORY="$state:$work/other" up "$work/log9"
@@ -149,5 +131,4 @@ expect "statedir = in the config file wins over \$STATE_DIRECTORY" grep -q "repl
 STATE_DIRECTORY="$state" up "$work/log11" --state-dir=
 expect "an empty --state-dir turns the journal off" grep -q "no state directory" "$work/log11"
 
-if [ $failures -eq 0 ]; then echo "# PASS"; exit 0; fi
-echo "# $failures FAILURE(S)"; exit 1
+report
