@@ -68,8 +68,8 @@ static void compact_journal(struct kkey *k)
 		return;
 	r = kkey_journal_rewrite(k->journal, k->rec);
 	if (r < 0)
-		ukd_log(LOG_ERR, "kkey: cannot compact the journal: %s; a restart will replay "
-			"notes already read", strerror(-r));
+		ukd_log_errno(LOG_ERR, r, "kkey: cannot compact the journal: %m; a restart will "
+			      "replay notes already read");
 }
 
 static int take_snapshot(struct kkey *k, struct kkey_file *kf)
@@ -177,8 +177,8 @@ int kkey_play(struct kkey *k, const struct kkey_event *ev)
 	 * killed kkeyd loses nothing it acknowledged. */
 	r = kkey_journal_append(k->journal, &rec);
 	if (r < 0 && !k->journal_failed)
-		ukd_log(LOG_ERR, "kkey: cannot append to the journal: %s; writes fail until it works again",
-			strerror(-r));
+		ukd_log_errno(LOG_ERR, r, "kkey: cannot append to the journal: %m; writes fail "
+			      "until it works again");
 	k->journal_failed = r < 0;
 	return r;
 }

@@ -76,7 +76,7 @@ static int on_commit(sd_event_source *s, uint64_t usec, void *userdata)
 	int r = kkey_journal_sync(m->journal);
 
 	if (r < 0)
-		ukd_log(LOG_ERR, "journal: fdatasync failed: %s", strerror(-r));
+		ukd_log_errno(LOG_ERR, r, "journal: fdatasync failed: %m");
 	/* A time source is one-shot: arm it again. */
 	r = sd_event_source_set_time_relative(s, m->options->commit_s * UINT64_C(1000000));
 	return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
@@ -95,12 +95,10 @@ static int start_journal(struct manager *m)
 	}
 	r = kkey_journal_open(&m->journal, o->state_dir, m->kkey->rec, o->commit_s == 0, &info);
 	if (r == -EBUSY)
-		ukd_log(LOG_ERR, "journal: %s is in use by another kkeyd", o->state_dir);
-	else if (r < 0)
-		ukd_log(LOG_ERR, "journal: cannot open %s/" KKEY_JOURNAL_FILE ": %s", o->state_dir,
-			strerror(-r));
+		return ukd_log_errno(LOG_ERR, r, "journal: %s is in use by another kkeyd", o->state_dir);
 	if (r < 0)
-		return r;
+		return ukd_log_errno(LOG_ERR, r, "journal: cannot open %s/" KKEY_JOURNAL_FILE ": %m",
+				     o->state_dir);
 	if (info.bad_header)
 		ukd_log(LOG_WARNING, "journal: %s/" KKEY_JOURNAL_FILE " has no valid header (%" PRIu64
 			" bytes): nothing replayed, kept as " KKEY_JOURNAL_FILE ".bad",
@@ -122,8 +120,8 @@ static int start_journal(struct manager *m)
 	if (r >= 0)
 		r = sd_event_source_set_enabled(m->commit_timer, SD_EVENT_ON);
 	if (r < 0)
-		ukd_log(LOG_ERR, "journal: cannot set up the commit timer: %s", strerror(-r));
-	return r;
+		return ukd_log_errno(LOG_ERR, r, "journal: cannot set up the commit timer: %m");
+	return 0;
 }
 
 int manager_start(struct manager *m)
