@@ -14,6 +14,7 @@ UKD_TEST_PACKAGES=(
 	check python3 python3-mido midicsv fluidsynth timgm6mb-soundfont sox
 	ent rng-tools5 util-linux procps fio stress-ng
 	qemu-system-x86 linux-image-amd64 busybox-static alsa-utils xz-utils kmod
+	mmdebstrap systemd-container podman runc strace
 )
 
 # ukd_install PKG... - install what is missing; apt-get update only if needed.
