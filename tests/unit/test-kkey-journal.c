@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "front-internal.h"
+#include "chardev-file.h"
 #include "journal.h"
 #include "kkey.h"
 #include "check-run.h"
@@ -346,10 +346,9 @@ static ssize_t wr(struct ukd_file *f, const char *s)
 
 static struct ukd_file *op(struct kkey *k, unsigned int note)
 {
-	int err;
-	struct ukd_file *f = ukd_front_file_open(&k->nodes[note], O_RDWR, &err);
+	struct ukd_file *f = NULL;
 
-	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(ukd_chardev_file_open(&f, &k->nodes[note], O_RDWR), 0);
 	return f;
 }
 
@@ -389,9 +388,9 @@ static void compaction(bool keep)
 	/* Reset: both held notes re-pressed, nothing else. */
 	ck_assert_int_eq(file_size(d, KKEY_JOURNAL_FILE), 40 + 2 * 16);
 	ck_assert_int_eq(wr(f60, "0"), 1);
-	ukd_front_file_release(f60);
-	ukd_front_file_release(f64);
-	ukd_front_file_release(r);
+	ukd_chardev_file_release(f60);
+	ukd_chardev_file_release(f64);
+	ukd_chardev_file_release(r);
 	kkey_journal_close(j);
 	/* Replayed: the same three events, 64 still held, 60 released. */
 	ck_assert_int_eq(ukd_recorder_new(&rec2, 100), 0);
