@@ -7,6 +7,15 @@
 #include "daemon.h"
 #include "log.h"
 #include "manager.h"
+#ifdef HAVE_ALSA
+#include "seq-output.h"
+#endif
+#ifdef HAVE_LIBEVDEV
+#include "evdev-input.h"
+#endif
+#ifdef HAVE_LIBUDEV
+#include "hotplug.h"
+#endif
 
 int manager_new(struct manager **ret, const struct kkeyd_options *o)
 {
@@ -25,6 +34,66 @@ int manager_new(struct manager **ret, const struct kkeyd_options *o)
 		return r;
 	*ret = TAKE_PTR(m);
 	return 0;
+}
+
+/* Live output to the ALSA sequencer. */
+static int start_seq(struct manager *m)
+{
+	const struct kkeyd_options *o = m->options;
+
+#ifdef HAVE_ALSA
+	return seq_output_new(&m->seq, (enum seq_mode)o->seq_mode, m->event, m->kkey,
+			      o->seq_connect, o->n_seq_connect);
+#else
+	if (o->seq_mode == 1) {   /* SEQ_ON */
+		ukd_log(LOG_ERR, "--seq=on: this kkeyd was built without ALSA (-Dalsa=disabled)");
+		return -EOPNOTSUPP;
+	}
+	if (o->seq_mode == 0 || o->n_seq_connect)
+		ukd_log(LOG_INFO, "live output off: built without ALSA");
+	return 0;
+#endif
+}
+
+/* The computer keyboards --keyboard names, now and as they are plugged in. */
+static int start_keyboards(struct manager *m)
+{
+	const struct kkeyd_options *o = m->options;
+
+	if (!o->n_keyboards)
+		return 0;
+#ifdef HAVE_LIBEVDEV
+	char why[512];
+	int r, n;
+
+	r = o->keymap ? keymap_load(&m->keymap, o->keymap, why, sizeof(why)) :
+			keymap_default(&m->keymap, why, sizeof(why));
+	if (r < 0) {
+		ukd_log(LOG_ERR, "keymap %s%s", o->keymap ? "" : "(built-in):", why);
+		return r;
+	}
+	r = keyboards_new(&m->keyboards, m->event, m->kkey, &m->keymap, o->keyboards,
+			  o->n_keyboards, o->grab);
+	if (r < 0)
+		return r;
+#ifdef HAVE_LIBUDEV
+	/* Watch first, then scan: a keyboard plugged in between is seen twice
+	 * (keyboards_add() ignores the second), never missed. */
+	r = hotplug_new(&m->hotplug, m->event, m->keyboards);
+	if (r < 0)
+		ukd_log(LOG_WARNING, "no hotplug (%s): only keyboards present now are played",
+			strerror(-r));
+#else
+	ukd_log(LOG_INFO, "built without libudev: only keyboards present now are played");
+#endif
+	n = keyboards_scan(m->keyboards);
+	if (n == 0)
+		ukd_log(LOG_INFO, "no matching keyboard yet%s", m->hotplug ? "; waiting for one" : "");
+	return 0;
+#else
+	ukd_log(LOG_ERR, "--keyboard: this kkeyd was built without libevdev (-Devdev=disabled)");
+	return -EOPNOTSUPP;
+#endif
 }
 
 int manager_start(struct manager *m)
@@ -59,7 +128,10 @@ int manager_start(struct manager *m)
 	ukd_log(LOG_INFO, "serving kkey000..kkey127 via %s%s%s", ukd_front_kind_name(kind),
 		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
 		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
-	return 0;
+	r = start_seq(m);
+	if (r >= 0)
+		r = start_keyboards(m);
+	return r;
 }
 
 int manager_run(struct manager *m)
@@ -78,6 +150,17 @@ void manager_free(struct manager *m)
 		return;
 	if (m->front)
 		sd_notify(false, "STOPPING=1");
+	/* Inputs first (their held notes end in the recording and live), then
+	 * the live output, then the device. */
+#ifdef HAVE_LIBUDEV
+	hotplug_free(m->hotplug);
+#endif
+#ifdef HAVE_LIBEVDEV
+	keyboards_free(m->keyboards);
+#endif
+#ifdef HAVE_ALSA
+	seq_output_free(m->seq);
+#endif
 	ukd_front_free(m->front);
 	kkey_free(m->kkey);
 	sd_event_unref(m->event);

@@ -5,8 +5,13 @@
 #include <systemd/sd-event.h>
 
 #include "front.h"
+#include "keymap.h"
 #include "kkey.h"
 #include "options.h"
+
+struct seq_output;
+struct keyboards;
+struct hotplug;
 
 struct manager {
 	sd_event *event;
@@ -14,6 +19,10 @@ struct manager {
 	struct ukd_front *front;
 	enum ukd_front_kind kind;
 	const struct kkeyd_options *options;  /* borrowed from main */
+	struct seq_output *seq;              /* NULL: no live output */
+	struct keymap keymap;
+	struct keyboards *keyboards;         /* NULL: no --keyboard */
+	struct hotplug *hotplug;
 };
 
 int manager_new(struct manager **ret, const struct kkeyd_options *o);

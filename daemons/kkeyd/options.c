@@ -37,6 +37,26 @@ static const char usage[] =
 "      --channel=N        MIDI channel 1..16 (default 1)\n"
 "      --mode=OCTAL       permissions of the nodes (default 0666)\n"
 "\n"
+"Live output (ALSA sequencer, client \"kkey\"):\n"
+"      --seq=auto|on|off  send every press and release to the sequencer as it\n"
+"                         happens. auto (default): when /dev/snd/seq exists;\n"
+"                         on: no sequencer is an error (exit 1)\n"
+"      --seq-connect=CLIENT:PORT\n"
+"                         also subscribe this destination, by number (14:0) or\n"
+"                         name (\"FLUID Synth\"); repeatable; retried every second\n"
+"                         while it is missing\n"
+"\n"
+"Computer keyboards as a piano (none unless asked; docs/kkeyd-keyboards.md):\n"
+"      --keyboard=MATCH   play from the keyboards MATCH names: an event node\n"
+"                         (/dev/input/event3), a /dev/input/by-id or by-path\n"
+"                         link, a device name glob (\"*Keychron*\"), or all.\n"
+"                         Repeatable; matching keyboards plugged in later attach\n"
+"      --keymap=FILE      which key plays which note (default: the built-in\n"
+"                         vmpk-style layout, Z row from C3, Q row from C4)\n"
+"      --grab             take the keyboards exclusively (EVIOCGRAB): their keys\n"
+"                         no longer reach other programs. Left Ctrl + Left Alt +\n"
+"                         Esc releases the grab\n"
+"\n"
 "General:\n"
 "  -c, --config=FILE      configuration file (default " KKEYD_CONFIG_DEFAULT ",\n"
 "                         read only if it exists); options given here win\n"
@@ -48,8 +68,11 @@ static const char usage[] =
 "  [kkeyd]\n"
 "  frontend = auto|cuse|fuse   mountpoint = DIR    keep = yes|no\n"
 "  capacity = N   velocity = N   slowdown = N   channel = N   mode = 0666\n"
+"  seq = auto|on|off   seq-connect = CLIENT:PORT (one line each)\n"
+"  keyboard = MATCH (one line each)   keymap = FILE   grab = yes|no\n"
 "\n"
-"Exit status: 0 after a clean stop, 1 when the device cannot be served,\n"
+"Exit status: 0 after a clean stop, 1 when the device cannot be served (or\n"
+"--seq=on finds no sequencer, or the keymap is wrong),\n"
 "2 for a usage or configuration error. See docs/kkeyd.md.\n";
 
 enum {
@@ -60,6 +83,11 @@ enum {
 	OPT_SLOWDOWN,
 	OPT_CHANNEL,
 	OPT_MODE,
+	OPT_SEQ,
+	OPT_SEQ_CONNECT,
+	OPT_KEYBOARD,
+	OPT_KEYMAP,
+	OPT_GRAB,
 };
 
 static const struct option long_options[] = {
@@ -71,6 +99,11 @@ static const struct option long_options[] = {
 	{ "slowdown", required_argument, NULL, OPT_SLOWDOWN },
 	{ "channel", required_argument, NULL, OPT_CHANNEL },
 	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "seq", required_argument, NULL, OPT_SEQ },
+	{ "seq-connect", required_argument, NULL, OPT_SEQ_CONNECT },
+	{ "keyboard", required_argument, NULL, OPT_KEYBOARD },
+	{ "keymap", required_argument, NULL, OPT_KEYMAP },
+	{ "grab", no_argument, NULL, OPT_GRAB },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -119,6 +152,23 @@ static int set_mountpoint(struct kkeyd_options *o, const char *dir)
 	return 0;
 }
 
+static int append(char ***v, size_t *n, const char *s)
+{
+	char **grown;
+
+	if (!*s)
+		return -EINVAL;
+	grown = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!grown)
+		return -ENOMEM;
+	*v = grown;
+	grown[*n] = strdup(s);
+	if (!grown[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
 /* One setting, by name, from the config file or the command line. */
 static int apply(struct kkeyd_options *o, const char *key, const char *value)
 {
@@ -160,6 +210,25 @@ static int apply(struct kkeyd_options *o, const char *key, const char *value)
 		o->kkey.channel = (uint8_t)(v - 1);
 		return 0;
 	}
+	if (!strcmp(key, "seq")) {
+		static const char *const modes[] = { "auto", "on", "off" };   /* enum seq_mode */
+
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(value, modes[i]))
+				return o->seq_mode = i, 0;
+		return -EINVAL;
+	}
+	if (!strcmp(key, "seq-connect"))
+		return append(&o->seq_connect, &o->n_seq_connect, value);
+	if (!strcmp(key, "keyboard"))
+		return append(&o->keyboards, &o->n_keyboards, value);
+	if (!strcmp(key, "keymap")) {
+		free(o->keymap);
+		o->keymap = *value ? strdup(value) : NULL;
+		return o->keymap ? 0 : -EINVAL;
+	}
+	if (!strcmp(key, "grab"))
+		return parse_bool(value, &o->grab);
 	if (!strcmp(key, "mode")) {
 		if (parse_uint(value, 8, 0, 0777, &v) < 0)
 			return -EINVAL;
@@ -290,6 +359,21 @@ int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv)
 		case OPT_MODE:
 			key = "mode";
 			break;
+		case OPT_SEQ:
+			key = "seq";
+			break;
+		case OPT_SEQ_CONNECT:
+			key = "seq-connect";
+			break;
+		case OPT_KEYBOARD:
+			key = "keyboard";
+			break;
+		case OPT_KEYMAP:
+			key = "keymap";
+			break;
+		case OPT_GRAB:
+			o->grab = true;
+			continue;
 		default:
 			fprintf(stderr, "Try 'kkeyd --help' for more information.\n");
 			return -EINVAL;
@@ -312,4 +396,14 @@ void kkeyd_options_done(struct kkeyd_options *o)
 {
 	free(o->mountpoint);
 	o->mountpoint = NULL;
+	for (size_t i = 0; i < o->n_seq_connect; i++)
+		free(o->seq_connect[i]);
+	for (size_t i = 0; i < o->n_keyboards; i++)
+		free(o->keyboards[i]);
+	free(o->seq_connect);
+	free(o->keyboards);
+	free(o->keymap);
+	o->seq_connect = o->keyboards = NULL;
+	o->keymap = NULL;
+	o->n_seq_connect = o->n_keyboards = 0;
 }

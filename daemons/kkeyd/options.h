@@ -15,6 +15,13 @@ struct kkeyd_options {
 	char *mountpoint;          /* FUSE */
 	struct kkey_config kkey;
 	bool verbose;
+	int seq_mode;              /* enum seq_mode (seq-output.h) */
+	char **seq_connect;        /* --seq-connect, n_seq_connect of them */
+	size_t n_seq_connect;
+	char **keyboards;          /* --keyboard MATCHes, n_keyboards of them */
+	size_t n_keyboards;
+	char *keymap;              /* NULL = the built-in layout */
+	bool grab;
 };
 
 /**
