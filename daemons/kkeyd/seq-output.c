@@ -90,17 +90,22 @@ static void seq_connect_targets(struct seq_output *s)
 		struct seq_target *t = &s->targets[i];
 		snd_seq_addr_t sender = { .client = (unsigned char)s->client, .port = (unsigned char)s->port };
 		snd_seq_addr_t dest;
+		bool made = false;
 		int r = snd_seq_parse_address(s->seq, &dest, t->spec);
 
 		if (r >= 0) {
 			snd_seq_port_subscribe_set_sender(sub, &sender);
 			snd_seq_port_subscribe_set_dest(sub, &dest);
-			if (snd_seq_get_port_subscription(s->seq, sub) == 0)
-				r = 0;  /* still there (or made by aconnect) */
-			else
+			/* Still there (or made by aconnect): nothing to do. */
+			if (snd_seq_get_port_subscription(s->seq, sub) < 0) {
+				if (t->connected)
+					ukd_log(LOG_INFO, "sequencer: the connection to %s is gone; reconnecting",
+						t->spec);
 				r = snd_seq_connect_to(s->seq, s->port, dest.client, dest.port);
+				made = r >= 0;
+			}
 		}
-		if (r >= 0 && !t->connected)
+		if (made)
 			ukd_log(LOG_INFO, "sequencer: kkey connected to %s (%d:%d)", t->spec,
 				dest.client, dest.port);
 		if (r < 0 && (t->connected || !t->missing_logged))
