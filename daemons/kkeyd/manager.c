@@ -55,23 +55,35 @@ static int start_seq(struct manager *m)
 #endif
 }
 
-/* The computer keyboards --keyboard names, now and as they are plugged in. */
-static int start_keyboards(struct manager *m)
+/* The keymap, before anything is served: a wrong one is a start-up error. */
+static int load_keymap(struct manager *m)
 {
 	const struct kkeyd_options *o = m->options;
+	char why[512];
+	int r;
 
 	if (!o->n_keyboards)
 		return 0;
-#ifdef HAVE_LIBEVDEV
-	char why[512];
-	int r, n;
-
+#ifndef HAVE_LIBEVDEV
+	ukd_log(LOG_ERR, "--keyboard: this kkeyd was built without libevdev (-Devdev=disabled)");
+	return -EOPNOTSUPP;
+#endif
 	r = o->keymap ? keymap_load(&m->keymap, o->keymap, why, sizeof(why)) :
 			keymap_default(&m->keymap, why, sizeof(why));
-	if (r < 0) {
+	if (r < 0)
 		ukd_log(LOG_ERR, "keymap %s%s", o->keymap ? "" : "(built-in):", why);
-		return r;
-	}
+	return r;
+}
+
+/* The computer keyboards --keyboard names, now and as they are plugged in. */
+static int start_keyboards(struct manager *m)
+{
+#ifdef HAVE_LIBEVDEV
+	const struct kkeyd_options *o = m->options;
+	int r, n;
+
+	if (!o->n_keyboards)
+		return 0;
 	r = keyboards_new(&m->keyboards, m->event, m->kkey, &m->keymap, o->keyboards,
 			  o->n_keyboards, o->grab);
 	if (r < 0)
@@ -89,11 +101,8 @@ static int start_keyboards(struct manager *m)
 	n = keyboards_scan(m->keyboards);
 	if (n == 0)
 		ukd_log(LOG_INFO, "no matching keyboard yet%s", m->hotplug ? "; waiting for one" : "");
-	return 0;
-#else
-	ukd_log(LOG_ERR, "--keyboard: this kkeyd was built without libevdev (-Devdev=disabled)");
-	return -EOPNOTSUPP;
 #endif
+	return 0;
 }
 
 int manager_start(struct manager *m)
@@ -109,6 +118,12 @@ int manager_start(struct manager *m)
 	};
 	int r;
 
+	/* What can fail on a setting goes first, before anything is served. */
+	r = start_seq(m);
+	if (r >= 0)
+		r = load_keymap(m);
+	if (r < 0)
+		return r;
 	if (o->frontend == UKD_FRONT_AUTO)
 		ukd_log(LOG_DEBUG, "front end: %s (auto)", ukd_front_kind_name(kind));
 	m->kind = kind;
@@ -128,10 +143,7 @@ int manager_start(struct manager *m)
 	ukd_log(LOG_INFO, "serving kkey000..kkey127 via %s%s%s", ukd_front_kind_name(kind),
 		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
 		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
-	r = start_seq(m);
-	if (r >= 0)
-		r = start_keyboards(m);
-	return r;
+	return start_keyboards(m);
 }
 
 int manager_run(struct manager *m)
