@@ -98,8 +98,10 @@ void kb_core_release_all(struct kb_core *c, uint64_t t_ns)
 	silence(c, t_ns);
 }
 
-static int clamp(int v, int lo, int hi)
+/* One press of an up/down pair: @v moves by @step, within lo..hi. */
+static int step(int v, bool up, int by, int lo, int hi)
 {
+	v += up ? by : -by;
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
@@ -136,20 +138,20 @@ int kb_core_key(struct kb_core *c, unsigned int code, int value, uint64_t t_ns)
 	case KB_OCTAVE_UP:
 	case KB_OCTAVE_DOWN:
 		if (down)
-			c->octave = clamp(c->octave + (b->action == KB_OCTAVE_UP ? 1 : -1),
-					  -KB_OCTAVE_MAX, KB_OCTAVE_MAX);
+			c->octave = step(c->octave, b->action == KB_OCTAVE_UP, 1,
+					 -KB_OCTAVE_MAX, KB_OCTAVE_MAX);
 		break;
 	case KB_TRANSPOSE_UP:
 	case KB_TRANSPOSE_DOWN:
 		if (down)
-			c->transpose = clamp(c->transpose + (b->action == KB_TRANSPOSE_UP ? 1 : -1),
-					     -KB_TRANSPOSE_MAX, KB_TRANSPOSE_MAX);
+			c->transpose = step(c->transpose, b->action == KB_TRANSPOSE_UP, 1,
+					    -KB_TRANSPOSE_MAX, KB_TRANSPOSE_MAX);
 		break;
 	case KB_VELOCITY_UP:
 	case KB_VELOCITY_DOWN:
 		if (down)
-			c->velocity = (uint8_t)clamp(c->velocity + (b->action == KB_VELOCITY_UP ?
-						      KB_VELOCITY_STEP : -KB_VELOCITY_STEP), 1, 127);
+			c->velocity = (uint8_t)step(c->velocity, b->action == KB_VELOCITY_UP,
+						    KB_VELOCITY_STEP, 1, 127);
 		break;
 	case KB_PANIC:
 		if (down) {
