@@ -88,3 +88,10 @@ void kkey_control(struct kkey *k, uint8_t cc, uint8_t value);
  * (they are released live and no longer counted as held either way).
  */
 int kkey_panic(struct kkey *k, uint64_t t_ns);
+
+/**
+ * kkey_reconfigure() - take @cfg's velocity, slowdown, channel and keep
+ * (a reload); the recording is kept. Capacity and mode stay as they were
+ * (the caller says they need a restart). Logs each change.
+ */
+void kkey_reconfigure(struct kkey *k, const struct kkey_config *cfg);

@@ -29,8 +29,8 @@ else
 		--fuse="$work/m" --seq=on
 	[ -e "$work/m" ] && { echo "FAIL: it created the mountpoint before failing"; fail=1; }
 fi
-expect "--seq=maybe" 2 "invalid value 'maybe' for --seq" -- --fuse="$work/m" --seq=maybe
-expect "--seq-connect= (empty)" 2 "invalid value '' for --seq-connect" -- --fuse="$work/m" --seq-connect=
+expect "--seq=maybe" 2 "--seq=maybe: expected auto, on or off" -- --fuse="$work/m" --seq=maybe
+expect "--seq-connect= (empty)" 2 "--seq-connect=: expected a non-empty value" -- --fuse="$work/m" --seq-connect=
 
 if [ "${KKEYD_EVDEV:-1}" = 1 ]; then
 printf 'KEY_Z = C3\n# fine so far\nKEY_X = C#3\nKEY_C = Z9\n' > "$work/bad.keymap"
@@ -42,6 +42,6 @@ else
 	echo "note: built without libevdev: keymaps are not checked"
 fi
 printf '[kkeyd]\nseq = loud\n' > "$work/bad.conf"
-expect "seq = loud in the config file" 2 "bad.conf:2: invalid value 'loud' for seq" -- \
+expect "seq = loud in the config file" 2 "bad.conf:2: seq = loud: expected auto, on or off" -- \
 	--config="$work/bad.conf" --fuse="$work/m"
 exit $fail
