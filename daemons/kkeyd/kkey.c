@@ -133,9 +133,7 @@ static ssize_t kkey_read(struct ukd_file *file, void *buf, size_t size)
 
 static ssize_t kkey_write(struct ukd_file *file, const struct ukd_write *w)
 {
-	struct kkey *k = kkey_of(file);
 	const char *c = w->buf;
-	struct kkey_event ev = { .note = note_of(file) };
 	int r;
 
 	if (w->size == 0)
@@ -143,9 +141,38 @@ static ssize_t kkey_write(struct ukd_file *file, const struct ukd_write *w)
 	if (w->continued)
 		return (ssize_t)w->size; /* the rest of a write(2) already counted */
 	/* As the original: '0' releases, any other first byte presses. */
-	ev.on = c[0] != '0';
-	r = kkey_play(k, &ev);
+	r = kkey_play(kkey_of(file), &(struct kkey_event){ .note = note_of(file), .on = c[0] != '0' });
 	return r < 0 ? r : (ssize_t)w->size;
+}
+
+/*
+ * Into the recording and, with a journal, into the journal: an event a
+ * caller is told was taken is in both. ENOSPC is logged once until space
+ * returns, a failing journal once until it works again.
+ */
+static int record(struct kkey *k, const struct ukd_note_event *rec)
+{
+	int r = ukd_recorder_record(k->rec, rec->note, rec->on, rec->velocity, rec->t_ns);
+
+	if (r == -ENOSPC) {
+		if (!k->full_logged)
+			ukd_log(LOG_WARNING, "kkey: recording full (%zu events); new notes are heard live but not recorded until it is read or reset",
+				ukd_recorder_capacity(k->rec));
+		k->full_logged = true;
+	}
+	if (r < 0)
+		return r;
+	wake_all(k);
+	if (!k->journal)
+		return 0;
+	/* Before the caller's write(2) returns: in the page cache, so a
+	 * killed kkeyd loses nothing it acknowledged. */
+	r = kkey_journal_append(k->journal, rec);
+	if (r < 0 && !k->journal_failed)
+		ukd_log_errno(LOG_ERR, r, "kkey: cannot append to the journal: %m; writes fail "
+			      "until it works again");
+	k->journal_failed = r < 0;
+	return r;
 }
 
 int kkey_play(struct kkey *k, const struct kkey_event *ev)
@@ -158,29 +185,54 @@ int kkey_play(struct kkey *k, const struct kkey_event *ev)
 	};
 	int r;
 
-	if (ev->note > 127 || ev->velocity > 127)
+	if (ev->note >= KKEY_NOTES || ev->velocity > 127)
 		return -EINVAL;
-	r = ukd_recorder_record(k->rec, rec.note, rec.on, rec.velocity, rec.t_ns);
-	if (r == -ENOSPC) {
-		if (!k->full_logged)
-			ukd_log(LOG_WARNING, "kkey: recording full (%zu events); writes fail with ENOSPC until it is read or reset",
-				ukd_recorder_capacity(k->rec));
-		k->full_logged = true;
-		return r;
-	}
-	if (r < 0)
-		return r;
-	wake_all(k);
-	if (!k->journal)
-		return 0;
-	/* Before the caller's write(2) returns: in the page cache, so a
-	 * killed kkeyd loses nothing it acknowledged. */
-	r = kkey_journal_append(k->journal, &rec);
-	if (r < 0 && !k->journal_failed)
-		ukd_log_errno(LOG_ERR, r, "kkey: cannot append to the journal: %m; writes fail "
-			      "until it works again");
-	k->journal_failed = r < 0;
+	r = record(k, &rec);
+	/* A full recording must not silence the instrument: the player still
+	 * hears the note; only the file misses it. */
+	k->held[ev->note] = ev->on;
+	if (k->listener && k->listener->note)
+		k->listener->note(k->listener_data, k->cfg.channel, ev->note, ev->on, rec.velocity);
 	return r;
+}
+
+void kkey_set_listener(struct kkey *k, const struct kkey_listener_ops *ops, void *data)
+{
+	k->listener = ops;
+	k->listener_data = data;
+}
+
+void kkey_control(struct kkey *k, uint8_t cc, uint8_t value)
+{
+	if (k->listener && k->listener->control && cc < 128 && value < 128)
+		k->listener->control(k->listener_data, k->cfg.channel, cc, value);
+}
+
+int kkey_panic(struct kkey *k, uint64_t t_ns)
+{
+	struct ukd_note_event rec = { .on = false, .velocity = (uint8_t)k->cfg.velocity };
+	int released = 0, r = 0, q;
+
+	rec.t_ns = t_ns ? t_ns : ukd_now_ns();
+	for (unsigned int n = 0; n < KKEY_NOTES; n++) {
+		if (!k->held[n])
+			continue;
+		k->held[n] = false;
+		rec.note = (uint8_t)n;
+		q = record(k, &rec);
+		if (q < 0)
+			r = q;
+		else
+			released++;
+		/* Each release live too, so a recorder on the port (arecordmidi)
+		 * gets the same note-offs as our file. */
+		if (k->listener && k->listener->note)
+			k->listener->note(k->listener_data, k->cfg.channel, (uint8_t)n, false, rec.velocity);
+	}
+	if (k->listener && k->listener->all_notes_off)
+		k->listener->all_notes_off(k->listener_data, k->cfg.channel);
+	ukd_log(LOG_INFO, "kkey: panic: %d held notes released", released);
+	return r < 0 ? r : released;
 }
 
 /* Check a command's size and direction against what its number means. */
@@ -237,6 +289,11 @@ static int kkey_ioctl(struct ukd_file *file, unsigned int cmd, const void *in, s
 			return -EINVAL;
 		k->cfg.slowdown = v;
 		return 0;
+	case _IOC_NR(KKEY_IOC_PANIC):
+		r = expect(cmd, KKEY_IOC_PANIC);
+		if (r == 0)
+			r = kkey_panic(k, 0);
+		return r < 0 ? r : 0;
 	case _IOC_NR(KKEY_IOC_GET_STATUS): {
 		struct kkey_status st = {
 			.events = ukd_recorder_count(k->rec),

@@ -24,8 +24,22 @@ struct kkey_config {
 	mode_t mode;          /* node permissions */
 };
 
+/*
+ * Who hears every event as it is played (the ALSA sequencer port). Called
+ * from kkey_play() and friends, on the loop thread; any member may be NULL.
+ */
+struct kkey_listener_ops {
+	void (*note)(void *data, uint8_t channel, uint8_t note, bool on, uint8_t velocity);
+	void (*control)(void *data, uint8_t channel, uint8_t cc, uint8_t value);
+	/* Panic: silence the channel (CC123 All Notes Off, CC120 All Sound Off). */
+	void (*all_notes_off)(void *data, uint8_t channel);
+};
+
 struct kkey {
 	struct kkey_config cfg;        /* velocity/slowdown change through ioctls */
+	const struct kkey_listener_ops *listener;
+	void *listener_data;
+	bool held[KKEY_NOTES];         /* pressed and not released, from every input */
 	struct ukd_recorder *rec;
 	struct ukd_chardev nodes[KKEY_NOTES];
 	struct ukd_chardev *node_ptrs[KKEY_NOTES];
@@ -63,6 +77,24 @@ struct kkey_event {
  * the recording: a failed write may have happened, an acknowledged one did).
  */
 int kkey_play(struct kkey *k, const struct kkey_event *ev);
+
+/**
+ * kkey_set_listener() - @ops (static, borrowed) hears every event from now
+ * on, with @data; NULL stops it.
+ */
+void kkey_set_listener(struct kkey *k, const struct kkey_listener_ops *ops, void *data);
+
+/** kkey_control() - a controller change (e.g. CC64 sustain), live only: the recording holds notes. */
+void kkey_control(struct kkey *k, uint8_t cc, uint8_t value);
+
+/**
+ * kkey_panic() - every held note is released in the recording at @t_ns
+ * (0 = now), and the live output gets all-notes-off. Returns the number
+ * of notes released, or -ENOSPC when the recording had no room for them
+ * (or the journal's -errno when it could not take them)
+ * (they are released live and no longer counted as held either way).
+ */
+int kkey_panic(struct kkey *k, uint64_t t_ns);
 
 /**
  * kkey_reconfigure() - take @cfg's velocity, slowdown, channel and keep

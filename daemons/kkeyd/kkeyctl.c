@@ -23,6 +23,8 @@ static const char usage[] =
 "\n"
 "Commands:\n"
 "  reset              clear the recording (KKEY_IOC_RESET)\n"
+"  panic              release every held note in the recording and send all\n"
+"                     notes off on the live sequencer port (KKEY_IOC_PANIC)\n"
 "  status             events recorded, capacity, velocity, slowdown, held notes\n"
 "  velocity [N]       show, or set to N (1..127), the velocity of new events\n"
 "  slowdown [N]       show, or set to N (1..32), the playback slowdown of new files\n"
@@ -274,12 +276,12 @@ int main(int argc, char **argv)
 		}
 		return cmd_dump(arg);
 	}
-	if (strcmp(cmd, "reset") && strcmp(cmd, "status") && strcmp(cmd, "velocity") &&
+	if (strcmp(cmd, "reset") && strcmp(cmd, "panic") && strcmp(cmd, "status") && strcmp(cmd, "velocity") &&
 	    strcmp(cmd, "slowdown")) {
 		fprintf(stderr, "kkeyctl: unknown command '%s'\nTry 'kkeyctl --help' for more information.\n", cmd);
 		return 2;
 	}
-	if (arg && (!strcmp(cmd, "reset") || !strcmp(cmd, "status"))) {
+	if (arg && (!strcmp(cmd, "reset") || !strcmp(cmd, "panic") || !strcmp(cmd, "status"))) {
 		fprintf(stderr, "kkeyctl: %s takes no argument\n", cmd);
 		return 2;
 	}
@@ -288,6 +290,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (!strcmp(cmd, "reset"))
 		return do_ioctl(fd, KKEY_IOC_RESET, NULL, "reset") < 0 ? 1 : 0;
+	if (!strcmp(cmd, "panic"))
+		return do_ioctl(fd, KKEY_IOC_PANIC, NULL, "panic") < 0 ? 1 : 0;
 	if (!strcmp(cmd, "status"))
 		return cmd_status(fd);
 	if (!strcmp(cmd, "velocity"))

@@ -8,12 +8,32 @@
 #include "daemon.h"
 #include "log.h"
 #include "manager.h"
+#ifdef HAVE_ALSA
+#include "seq-output.h"
+#endif
+#ifdef HAVE_LIBEVDEV
+#include "evdev-input.h"
+#endif
+#ifdef HAVE_LIBUDEV
+#include "hotplug.h"
+#endif
 
 /* Log a setting a reload cannot change while the nodes are served. */
 static void needs_restart(bool changed, const char *key)
 {
 	if (changed)
 		ukd_log(LOG_WARNING, "reload: %s changed; it takes effect when kkeyd is restarted", key);
+}
+
+/* Two lists of strings (--keyboard, --seq-connect) are the same. */
+static bool same_list(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
 }
 
 /* SIGHUP: read the config file again (the command line still wins) and
@@ -33,6 +53,14 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 		needs_restart(!n.state_dir != !o->state_dir ||
 			      (n.state_dir && strcmp(n.state_dir, o->state_dir)), "statedir");
 		needs_restart(n.commit_s != o->commit_s, "commit");
+		needs_restart(n.seq_mode != o->seq_mode, "seq");
+		needs_restart(!same_list(n.seq_connect, n.n_seq_connect, o->seq_connect,
+					 o->n_seq_connect), "seq-connect");
+		needs_restart(!same_list(n.keyboards, n.n_keyboards, o->keyboards, o->n_keyboards),
+			      "keyboard");
+		needs_restart(!same_list(&n.keymap, n.keymap != NULL, &o->keymap, o->keymap != NULL),
+			      "keymap");
+		needs_restart(n.grab != o->grab, "grab");
 		kkey_reconfigure(m->kkey, &n.kkey);
 		o->kkey.velocity = n.kkey.velocity;
 		o->kkey.slowdown = n.kkey.slowdown;
@@ -124,6 +152,75 @@ static int start_journal(struct manager *m)
 	return 0;
 }
 
+/* Live output to the ALSA sequencer. */
+static int start_seq(struct manager *m)
+{
+	const struct kkeyd_options *o = m->options;
+
+#ifdef HAVE_ALSA
+	return seq_output_new(&m->seq, (enum seq_mode)o->seq_mode, m->event, m->kkey,
+			      o->seq_connect, o->n_seq_connect);
+#else
+	if (o->seq_mode == 1) {   /* SEQ_ON */
+		ukd_log(LOG_ERR, "--seq=on: this kkeyd was built without ALSA (-Dalsa=disabled)");
+		return -EOPNOTSUPP;
+	}
+	if (o->seq_mode == 0 || o->n_seq_connect)
+		ukd_log(LOG_INFO, "live output off: built without ALSA");
+	return 0;
+#endif
+}
+
+/* The keymap, before anything is served: a wrong one is a start-up error. */
+static int load_keymap(struct manager *m)
+{
+	const struct kkeyd_options *o = m->options;
+	char why[512];
+	int r;
+
+	if (!o->n_keyboards)
+		return 0;
+#ifndef HAVE_LIBEVDEV
+	ukd_log(LOG_ERR, "--keyboard: this kkeyd was built without libevdev (-Devdev=disabled)");
+	return -EOPNOTSUPP;
+#endif
+	r = o->keymap ? keymap_load(&m->keymap, o->keymap, why, sizeof(why)) :
+			keymap_default(&m->keymap, why, sizeof(why));
+	if (r < 0)
+		ukd_log(LOG_ERR, "keymap %s%s", o->keymap ? "" : "(built-in):", why);
+	return r;
+}
+
+/* The computer keyboards --keyboard names, now and as they are plugged in. */
+static int start_keyboards(struct manager *m)
+{
+#ifdef HAVE_LIBEVDEV
+	const struct kkeyd_options *o = m->options;
+	int r, n;
+
+	if (!o->n_keyboards)
+		return 0;
+	r = keyboards_new(&m->keyboards, m->event, m->kkey, &m->keymap, o->keyboards,
+			  o->n_keyboards, o->grab);
+	if (r < 0)
+		return r;
+#ifdef HAVE_LIBUDEV
+	/* Watch first, then scan: a keyboard plugged in between is seen twice
+	 * (keyboards_add() ignores the second), never missed. */
+	r = hotplug_new(&m->hotplug, m->event, m->keyboards);
+	if (r < 0)
+		ukd_log(LOG_WARNING, "no hotplug (%s): only keyboards present now are played",
+			strerror(-r));
+#else
+	ukd_log(LOG_INFO, "built without libudev: only keyboards present now are played");
+#endif
+	n = keyboards_scan(m->keyboards);
+	if (n == 0)
+		ukd_log(LOG_INFO, "no matching keyboard yet%s", m->hotplug ? "; waiting for one" : "");
+#endif
+	return 0;
+}
+
 int manager_start(struct manager *m)
 {
 	const struct kkeyd_options *o = m->options;
@@ -137,6 +234,12 @@ int manager_start(struct manager *m)
 	};
 	int r;
 
+	/* What can fail on a setting goes first, before anything is served. */
+	r = start_seq(m);
+	if (r >= 0)
+		r = load_keymap(m);
+	if (r < 0)
+		return r;
 	if (o->frontend == UKD_FRONT_AUTO)
 		ukd_log(LOG_DEBUG, "front end: %s (auto)", ukd_front_kind_name(kind));
 	m->kind = kind;
@@ -159,7 +262,7 @@ int manager_start(struct manager *m)
 	ukd_log(LOG_INFO, "serving kkey000..kkey127 via %s%s%s", ukd_front_kind_name(kind),
 		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
 		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
-	return 0;
+	return start_keyboards(m);
 }
 
 int manager_run(struct manager *m)
@@ -178,6 +281,17 @@ void manager_free(struct manager *m)
 		return;
 	if (m->front)
 		sd_notify(false, "STOPPING=1");
+	/* Inputs first (their held notes end in the recording and live), then
+	 * the live output, then the device. */
+#ifdef HAVE_LIBUDEV
+	hotplug_free(m->hotplug);
+#endif
+#ifdef HAVE_LIBEVDEV
+	keyboards_free(m->keyboards);
+#endif
+#ifdef HAVE_ALSA
+	seq_output_free(m->seq);
+#endif
 	ukd_front_free(m->front);
 	sd_event_source_unref(m->commit_timer);
 	kkey_journal_close(m->journal);

@@ -5,8 +5,13 @@
 #include <systemd/sd-event.h>
 
 #include "front.h"
+#include "keymap.h"
 #include "kkey.h"
 #include "options.h"
+
+struct seq_output;
+struct keyboards;
+struct hotplug;
 
 struct manager {
 	sd_event *event;
@@ -18,6 +23,10 @@ struct manager {
 	struct kkeyd_options *options;  /* main's; a reload updates what it changes */
 	int argc;                       /* the command line, read again on reload */
 	char **argv;
+	struct seq_output *seq;              /* NULL: no live output */
+	struct keymap keymap;
+	struct keyboards *keyboards;         /* NULL: no --keyboard */
+	struct hotplug *hotplug;
 };
 
 /* Build the loop and the device; @o, @argv are borrowed from main. Silent: returns -errno. */

@@ -46,6 +46,26 @@ static const char usage[] =
 "                         power cut loses (0..3600, default 1; 0 = after\n"
 "                         every write, slowest)\n"
 "\n"
+"Live output (ALSA sequencer, client \"kkey\"; docs/kkeyd.md):\n"
+"      --seq=auto|on|off  send every press and release to the sequencer as it\n"
+"                         happens. auto (default): when /dev/snd/seq exists;\n"
+"                         on: no sequencer is an error (exit 1)\n"
+"      --seq-connect=CLIENT:PORT\n"
+"                         also subscribe this destination, by number (14:0) or\n"
+"                         name (\"FLUID Synth\"); repeatable; restored within a\n"
+"                         second when it is missing or its connection is removed\n"
+"\n"
+"Computer keyboards as a piano (none unless asked; docs/kkeyd-keyboards.md):\n"
+"      --keyboard=MATCH   play from the keyboards MATCH names: an event node\n"
+"                         (/dev/input/event3), a /dev/input/by-id or by-path\n"
+"                         link, a device name glob (\"*Keychron*\"), or all.\n"
+"                         Repeatable; matching keyboards plugged in later attach\n"
+"      --keymap=FILE      which key plays which note (default: the built-in\n"
+"                         vmpk-style layout, Z row from C3, Q row from C4)\n"
+"      --grab[=BOOL]      take the keyboards exclusively (EVIOCGRAB): their keys\n"
+"                         no longer reach other programs. Left Ctrl + Left Alt +\n"
+"                         Esc releases the grab\n"
+"\n"
 "General:\n"
 "  -c, --config=FILE      configuration file (default " KKEYD_CONFIG_DEFAULT ",\n"
 "                         read only if it exists); options given here win\n"
@@ -58,9 +78,12 @@ static const char usage[] =
 "  frontend = auto|cuse|fuse   mountpoint = DIR    keep = yes|no\n"
 "  capacity = N   velocity = N   slowdown = N   channel = N   mode = 0666\n"
 "  statedir = DIR   commit = SECONDS   verbose = yes|no\n"
+"  seq = auto|on|off   seq-connect = CLIENT:PORT (one line each)\n"
+"  keyboard = MATCH (one line each)   keymap = FILE   grab = yes|no\n"
 "Booleans: " UKD_BOOL_WORDS ", any case.\n"
 "\n"
-"Exit status: 0 after a clean stop, 1 when the device cannot be served,\n"
+"Exit status: 0 after a clean stop, 1 when the device cannot be served (or\n"
+"--seq=on finds no sequencer, or the keymap is wrong),\n"
 "2 for a usage or configuration error. See docs/kkeyd.md.\n";
 
 static const struct ukd_option options[] = {
@@ -77,8 +100,31 @@ static const struct ukd_option options[] = {
 	{ .name = "state-dir", .arg = UKD_ARG_REQUIRED, .key = "statedir" },
 	{ .name = "commit", .arg = UKD_ARG_REQUIRED, .key = "commit" },
 	{ .name = "verbose", .short_name = 'v', .flag_key = "verbose", .flag_value = "yes" },
+	{ .name = "seq", .arg = UKD_ARG_REQUIRED, .key = "seq" },
+	{ .name = "seq-connect", .arg = UKD_ARG_REQUIRED, .key = "seq-connect" },
+	{ .name = "keyboard", .arg = UKD_ARG_REQUIRED, .key = "keyboard" },
+	{ .name = "keymap", .arg = UKD_ARG_REQUIRED, .key = "keymap" },
+	{ .name = "grab", .arg = UKD_ARG_OPTIONAL, .key = "grab", .flag_key = "grab", .flag_value = "yes" },
 	{}
 };
+
+/* A repeatable setting: each occurrence adds one entry. */
+static int append(struct ukd_config *cfg, const char *value, char ***v, size_t *n)
+{
+	char **grown;
+
+	if (!*value)
+		return ukd_config_fail(cfg, "expected a non-empty value");
+	grown = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!grown)
+		return -ENOMEM;
+	*v = grown;
+	grown[*n] = strdup(value);
+	if (!grown[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
 
 /* One setting, by name, from the config file or the command line. */
 static int set(struct ukd_config *cfg, const char *key, const char *value)
@@ -115,6 +161,22 @@ static int set(struct ukd_config *cfg, const char *key, const char *value)
 			o->commit_s = (unsigned int)v;
 		return r;
 	}
+	if (!strcmp(key, "seq")) {
+		static const char *const modes[] = { "auto", "on", "off" };   /* enum seq_mode */
+
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(value, modes[i]))
+				return o->seq_mode = i, 0;
+		return ukd_config_fail(cfg, "expected auto, on or off");
+	}
+	if (!strcmp(key, "seq-connect"))
+		return append(cfg, value, &o->seq_connect, &o->n_seq_connect);
+	if (!strcmp(key, "keyboard"))
+		return append(cfg, value, &o->keyboards, &o->n_keyboards);
+	if (!strcmp(key, "keymap"))
+		return ukd_config_string(cfg, value, &o->keymap);
+	if (!strcmp(key, "grab"))
+		return ukd_config_bool(cfg, value, &o->grab);
 	if (!strcmp(key, "capacity")) {
 		r = ukd_config_uint(cfg, value, 1, UKD_RECORDER_MAX_CAPACITY, &v);
 		if (r == 0)
@@ -209,6 +271,13 @@ int kkeyd_options_reload(struct kkeyd_options *o, int argc, char **argv)
 
 void kkeyd_options_done(struct kkeyd_options *o)
 {
+	for (size_t i = 0; i < o->n_seq_connect; i++)
+		free(o->seq_connect[i]);
+	for (size_t i = 0; i < o->n_keyboards; i++)
+		free(o->keyboards[i]);
+	free(o->seq_connect);
+	free(o->keyboards);
+	free(o->keymap);
 	free(o->mountpoint);
 	free(o->state_dir);
 	*o = (struct kkeyd_options){};

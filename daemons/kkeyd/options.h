@@ -18,6 +18,13 @@ struct kkeyd_options {
 	char *state_dir;           /* the journal's directory; NULL: no journal */
 	unsigned int commit_s;     /* fdatasync period; 0: after every write */
 	bool verbose;
+	int seq_mode;              /* enum seq_mode (seq-output.h) */
+	char **seq_connect;        /* --seq-connect, n_seq_connect of them */
+	size_t n_seq_connect;
+	char **keyboards;          /* --keyboard MATCHes, n_keyboards of them */
+	size_t n_keyboards;
+	char *keymap;              /* NULL = the built-in layout */
+	bool grab;
 };
 
 /**

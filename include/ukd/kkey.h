@@ -43,5 +43,8 @@ struct kkey_status {
 #define KKEY_IOC_GET_SLOWDOWN _IOR(KKEY_IOC_MAGIC, 3, uint32_t)
 #define KKEY_IOC_SET_SLOWDOWN _IOW(KKEY_IOC_MAGIC, 4, uint32_t)
 #define KKEY_IOC_GET_STATUS   _IOR(KKEY_IOC_MAGIC, 5, struct kkey_status)
+/* Panic: every held note (from any input) is released in the recording now,
+ * and the live sequencer port sends All Sound Off and All Notes Off. */
+#define KKEY_IOC_PANIC        _IO(KKEY_IOC_MAGIC, 6)
 
 #endif

@@ -276,6 +276,10 @@ int main(void)
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
 
+	/* check's 4 s default is too short for a forked ASan process on a
+	 * loaded 2-CPU machine. */
+	tcase_set_timeout(tc, 60);
+
 	tcase_add_test(tc, bool_words);
 	tcase_add_test(tc, uint_and_mode);
 	tcase_add_test(tc, file_then_command_line);

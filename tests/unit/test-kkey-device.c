@@ -251,6 +251,129 @@ START_TEST(ioctls)
 }
 END_TEST
 
+
+/* A test listener: what kkey passes on live, in order. */
+struct heard {
+	unsigned int n;
+	struct { int kind, channel, a, b, c; } ev[64];
+};
+
+static void h_note(void *data, uint8_t channel, uint8_t note, bool on, uint8_t velocity)
+{
+	struct heard *h = data;
+
+	h->ev[h->n++] = (typeof(h->ev[0])){ 'n', channel, note, on, velocity };
+}
+
+static void h_control(void *data, uint8_t channel, uint8_t cc, uint8_t value)
+{
+	struct heard *h = data;
+
+	h->ev[h->n++] = (typeof(h->ev[0])){ 'c', channel, cc, value, 0 };
+}
+
+static void h_all_off(void *data, uint8_t channel)
+{
+	struct heard *h = data;
+
+	h->ev[h->n++] = (typeof(h->ev[0])){ 'x', channel, 0, 0, 0 };
+}
+
+static const struct kkey_listener_ops heard_ops = {
+	.note = h_note, .control = h_control, .all_notes_off = h_all_off,
+};
+
+START_TEST(play_reaches_recording_and_listener)
+{
+	struct kkey_config cfg;
+	struct kkey *k;
+	struct heard h = { 0 };
+	struct ukd_file *f = NULL, *r;
+	struct counts c;
+	uint8_t *buf;
+	size_t len;
+
+	kkey_config_default(&cfg);
+	cfg.channel = 9;
+	cfg.capacity = 3;
+	ck_assert_int_eq(kkey_new(&k, &cfg), 0);
+	kkey_set_listener(k, &heard_ops, &h);
+	f = op(k, 60);
+	ck_assert_int_eq(wr(f, "1", 1, false), 1);                  /* a node write */
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 64, .on = true, .velocity = 100 }), 0);
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 128, .on = true }), -EINVAL);
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 1, .velocity = 128 }), -EINVAL);
+	kkey_control(k, 64, 127);
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 64, .on = false, .velocity = 20 }), 0);
+	/* Full: not recorded, but still heard. */
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 67, .on = true }), -ENOSPC);
+	ck_assert_uint_eq(h.n, 5);
+	ck_assert_int_eq(h.ev[0].kind, 'n');
+	ck_assert_int_eq(h.ev[0].channel, 9);
+	ck_assert_int_eq(h.ev[0].a, 60);
+	ck_assert_int_eq(h.ev[0].b, 1);
+	ck_assert_int_eq(h.ev[0].c, KKEY_VELOCITY_DEFAULT);
+	ck_assert_int_eq(h.ev[1].a, 64);
+	ck_assert_int_eq(h.ev[1].c, 100);
+	ck_assert_int_eq(h.ev[2].kind, 'c');
+	ck_assert_int_eq(h.ev[2].a, 64);
+	ck_assert_int_eq(h.ev[2].b, 127);
+	ck_assert_int_eq(h.ev[3].b, 0);                          /* release velocity 20 */
+	ck_assert_int_eq(h.ev[3].c, 20);
+	ck_assert_int_eq(h.ev[4].a, 67);
+
+	r = op(k, 0);
+	buf = slurp(r, 65536, &len);
+	c = parse(buf, len);
+	ck_assert_uint_eq(c.on[60], 1);
+	ck_assert_uint_eq(c.on[64], 1);
+	ck_assert_uint_eq(c.off[64], 1);
+	ck_assert_uint_eq(c.on[67], 0);
+	free(buf);
+	ukd_chardev_file_release(r);
+	ukd_chardev_file_release(f);
+	kkey_free(k);
+}
+END_TEST
+
+START_TEST(panic_ioctl)
+{
+	struct kkey *k = make(true, 1000);
+	struct heard h = { 0 };
+	struct ukd_file *f = op(k, 0);
+	struct counts c;
+	uint8_t *buf;
+	size_t len;
+
+	kkey_set_listener(k, &heard_ops, &h);
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 60, .on = true }), 0);
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 64, .on = true }), 0);
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 67, .on = true }), 0);
+	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 67, .on = false }), 0);
+	ck_assert_int_eq(f->dev->ops->ioctl(f, KKEY_IOC_PANIC, NULL, 0, NULL, 0), 0);
+	ck_assert_uint_eq(ukd_recorder_held(k->rec), 0);
+	/* Live: the two held notes end one by one, then all-notes-off. */
+	ck_assert_uint_eq(h.n, 7);
+	ck_assert_int_eq(h.ev[4].a, 60);
+	ck_assert_int_eq(h.ev[4].b, 0);
+	ck_assert_int_eq(h.ev[5].a, 64);
+	ck_assert_int_eq(h.ev[5].b, 0);
+	ck_assert_int_eq(h.ev[6].kind, 'x');
+	buf = slurp(f, 65536, &len);
+	c = parse(buf, len);
+	ck_assert_uint_eq(c.off[60], 1);
+	ck_assert_uint_eq(c.off[64], 1);
+	ck_assert_uint_eq(c.off[67], 1);
+	ck_assert_uint_eq(c.total, 6);
+	free(buf);
+	/* Nothing held: a second panic releases nothing. */
+	ck_assert_int_eq(kkey_panic(k, 0), 0);
+	ck_assert_int_eq(f->dev->ops->ioctl(f, _IOW(KKEY_IOC_MAGIC, 6, uint32_t), NULL, 0, NULL, 0), -EINVAL);
+	ukd_chardev_file_release(f);
+	kkey_free(k);
+}
+END_TEST
+
 START_TEST(poll_mask)
 {
 	struct kkey *k = make(false, 1000);
@@ -282,6 +405,8 @@ int main(void)
 	tcase_add_test(tc, capacity_gives_enospc);
 	tcase_add_test(tc, ioctls);
 	tcase_add_test(tc, poll_mask);
+	tcase_add_test(tc, play_reaches_recording_and_listener);
+	tcase_add_test(tc, panic_ioctl);
 	suite_add_tcase(s, tc);
 	return ukd_check_run(s);
 }

@@ -70,7 +70,7 @@ def ioctl(cmd, arg):
 
 
 for cmd, arg, what in (
-        (_IOC(_IOC_NONE, MAGIC, 6, 0), 0, "_IO(0x11, 6) (unknown number)"),
+        (_IOC(_IOC_NONE, MAGIC, 7, 0), 0, "_IO(0x11, 7) (the first unknown number; 6 is PANIC)"),
         (_IOC(_IOC_NONE, MAGIC, 0xFF, 0), 0, "_IO(0x11, 0xff)"),
         (_IOC(_IOC_NONE, 0x12, 0, 0), 0, "_IO(0x12, 0) (other magic)"),
         (_IOC(_IOC_READ, 0x12, 1, 4), bytes(4), "_IOR(0x12, 1, u32) (other magic)"),
