@@ -127,7 +127,20 @@ static ssize_t kkey_write(struct ukd_file *file, const struct ukd_write *w)
 		return (ssize_t)w->size; /* the rest of a write(2) already counted */
 	/* As the original: '0' releases, any other first byte presses. */
 	on = c[0] != '0';
-	r = ukd_recorder_record(k->rec, note_of(file), on, (uint8_t)k->cfg.velocity, ukd_now_ns());
+	r = kkey_play(k, &(struct kkey_event){ .note = note_of(file), .on = on });
+	if (r < 0)
+		return r;
+	return (ssize_t)w->size;
+}
+
+int kkey_play(struct kkey *k, const struct kkey_event *ev)
+{
+	uint8_t velocity = ev->velocity ? ev->velocity : (uint8_t)k->cfg.velocity;
+	int r;
+
+	if (ev->note > 127 || velocity > 127)
+		return -EINVAL;
+	r = ukd_recorder_record(k->rec, ev->note, ev->on, velocity, ev->t_ns ? ev->t_ns : ukd_now_ns());
 	if (r == -ENOSPC) {
 		if (!k->full_logged)
 			ukd_log(LOG_WARNING, "kkey: recording full (%zu events); writes fail with ENOSPC until it is read or reset",
@@ -138,7 +151,7 @@ static ssize_t kkey_write(struct ukd_file *file, const struct ukd_write *w)
 	if (r < 0)
 		return r;
 	wake_all(k);
-	return (ssize_t)w->size;
+	return 0;
 }
 
 /* Check a command's size and direction against what its number means. */

@@ -43,3 +43,17 @@ int kkey_new(struct kkey **ret, const struct kkey_config *cfg);
 
 /** kkey_free() - accepts NULL; the nodes must no longer be served. */
 void kkey_free(struct kkey *k);
+
+/* One note event from any input (a node write, a keyboard, a PCI card). */
+struct kkey_event {
+	uint8_t note;       /* 0..127 */
+	bool on;            /* press or release */
+	uint8_t velocity;   /* 1..127; 0 = the configured velocity */
+	uint64_t t_ns;      /* CLOCK_MONOTONIC when it happened; 0 = now */
+};
+
+/**
+ * kkey_play() - record @ev (and pass it to whatever listens live).
+ * Returns 0, -EINVAL for a bad note/velocity, -ENOSPC when the recording is full.
+ */
+int kkey_play(struct kkey *k, const struct kkey_event *ev);

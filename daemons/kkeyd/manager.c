@@ -59,6 +59,13 @@ int manager_start(struct manager *m)
 	ukd_log(LOG_INFO, "serving kkey000..kkey127 via %s%s%s", ukd_front_kind_name(kind),
 		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
 		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
+	for (unsigned int i = 0; i < o->n_pci; i++) {
+		r = pci_card_new(&m->cards[i], m->kkey, m->event, o->pci[i], o->pci_backend, o->pci_irq);
+		if (r < 0) {
+			ukd_log(LOG_ERR, "pci %s: cannot watch the card: %s", o->pci[i], strerror(-r));
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -78,6 +85,8 @@ void manager_free(struct manager *m)
 		return;
 	if (m->front)
 		sd_notify(false, "STOPPING=1");
+	for (unsigned int i = 0; i < KKEYD_PCI_MAX; i++)
+		pci_card_free(m->cards[i]);
 	ukd_front_free(m->front);
 	kkey_free(m->kkey);
 	sd_event_unref(m->event);

@@ -7,12 +7,14 @@
 #include "front.h"
 #include "kkey.h"
 #include "options.h"
+#include "pci-input.h"
 
 struct manager {
 	sd_event *event;
 	struct kkey *kkey;
 	struct ukd_front *front;
 	enum ukd_front_kind kind;
+	struct pci_card *cards[KKEYD_PCI_MAX];
 	const struct kkeyd_options *options;  /* borrowed from main */
 };
 

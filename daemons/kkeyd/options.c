@@ -37,6 +37,13 @@ static const char usage[] =
 "      --channel=N        MIDI channel 1..16 (default 1)\n"
 "      --mode=OCTAL       permissions of the nodes (default 0666)\n"
 "\n"
+"PCI key cards (docs/kkey-pci.md):\n"
+"      --pci=DDDD:BB:DD.F a key card to take note events from (repeatable, up\n"
+"                         to 16); waited for and re-opened when it comes and goes\n"
+"      --pci-backend=uio|vfio|vfio-msi\n"
+"                         uio: bound to the ukd_uio stub (default); vfio: bound\n"
+"                         to vfio-pci, INTx; vfio-msi: vfio-pci with MSI\n"
+"\n"
 "General:\n"
 "  -c, --config=FILE      configuration file (default " KKEYD_CONFIG_DEFAULT ",\n"
 "                         read only if it exists); options given here win\n"
@@ -48,6 +55,7 @@ static const char usage[] =
 "  [kkeyd]\n"
 "  frontend = auto|cuse|fuse   mountpoint = DIR    keep = yes|no\n"
 "  capacity = N   velocity = N   slowdown = N   channel = N   mode = 0666\n"
+"  pci = DDDD:BB:DD.F (one line per card)   pci-backend = uio|vfio|vfio-msi\n"
 "\n"
 "Exit status: 0 after a clean stop, 1 when the device cannot be served,\n"
 "2 for a usage or configuration error. See docs/kkeyd.md.\n";
@@ -60,6 +68,8 @@ enum {
 	OPT_SLOWDOWN,
 	OPT_CHANNEL,
 	OPT_MODE,
+	OPT_PCI,
+	OPT_PCI_BACKEND,
 };
 
 static const struct option long_options[] = {
@@ -71,6 +81,8 @@ static const struct option long_options[] = {
 	{ "slowdown", required_argument, NULL, OPT_SLOWDOWN },
 	{ "channel", required_argument, NULL, OPT_CHANNEL },
 	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "pci", required_argument, NULL, OPT_PCI },
+	{ "pci-backend", required_argument, NULL, OPT_PCI_BACKEND },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -165,6 +177,16 @@ static int apply(struct kkeyd_options *o, const char *key, const char *value)
 			return -EINVAL;
 		o->kkey.mode = (mode_t)v;
 		return 0;
+	}
+	if (!strcmp(key, "pci")) {
+		if (o->n_pci >= KKEYD_PCI_MAX)
+			return -EINVAL;
+		return ukd_pci_parse_addr(value, o->pci[o->n_pci++]) < 0 ? (o->n_pci--, -EINVAL) : 0;
+	}
+	if (!strcmp(key, "pci-backend")) {
+		o->pci_irq = strcmp(value, "vfio-msi") ? UKD_PCI_IRQ_INTX : UKD_PCI_IRQ_MSI;
+		return ukd_pci_backend_from_name(o->pci_irq == UKD_PCI_IRQ_MSI ? "vfio" : value,
+						 &o->pci_backend);
 	}
 	return -ENOENT;
 }
@@ -289,6 +311,12 @@ int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv)
 			break;
 		case OPT_MODE:
 			key = "mode";
+			break;
+		case OPT_PCI:
+			key = "pci";
+			break;
+		case OPT_PCI_BACKEND:
+			key = "pci-backend";
 			break;
 		default:
 			fprintf(stderr, "Try 'kkeyd --help' for more information.\n");

@@ -6,6 +6,9 @@
 
 #include "front.h"
 #include "kkey.h"
+#include "pci.h"
+
+#define KKEYD_PCI_MAX 16
 
 #define KKEYD_CONFIG_DEFAULT "/etc/ukd/kkeyd.conf"
 #define KKEYD_MOUNTPOINT_DEFAULT "/run/kkey"
@@ -14,6 +17,10 @@ struct kkeyd_options {
 	enum ukd_front_kind frontend;  /* UKD_FRONT_AUTO by default */
 	char *mountpoint;          /* FUSE */
 	struct kkey_config kkey;
+	char pci[KKEYD_PCI_MAX][UKD_PCI_ADDR_MAX];  /* key cards (--pci) */
+	unsigned int n_pci;
+	enum ukd_pci_backend pci_backend;
+	enum ukd_pci_irq_mode pci_irq;
 	bool verbose;
 };
 
