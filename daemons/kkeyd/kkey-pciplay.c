@@ -165,7 +165,6 @@ static uint64_t now_ms(void)
 static int wait_acked(volatile void *bar, unsigned long timeout_ms)
 {
 	uint64_t t0 = now_ms();
-	unsigned int spins = 0;
 
 	for (;;) {
 		uint32_t st = ukd_reg_read32(bar, KCARD_REG_STATUS);
@@ -176,9 +175,9 @@ static int wait_acked(volatile void *bar, unsigned long timeout_ms)
 			return -ENODEV;
 		if (now_ms() - t0 > timeout_ms)
 			return -ETIMEDOUT;
-		/* Spin briefly (the driver answers in microseconds), then sleep. */
-		if (++spins > 200)
-			nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 }, NULL);
+		/* Sleep rather than spin: every status read is an MMIO exit that,
+		 * under emulation, competes with the driver's own register access. */
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 }, NULL);
 	}
 }
 

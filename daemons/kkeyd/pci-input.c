@@ -110,16 +110,10 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 
 static void arm_retry(struct pci_card *c, uint64_t usec)
 {
-	int r;
+	int r = sd_event_source_set_time_relative(c->retry, usec);
 
-	if (!c->retry)
-		r = sd_event_add_time_relative(c->event, &c->retry, CLOCK_MONOTONIC, usec, 0,
-					       on_retry, c);
-	else {
-		r = sd_event_source_set_time_relative(c->retry, usec);
-		if (r >= 0)
-			r = sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
-	}
+	if (r >= 0)
+		r = sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
 	if (r < 0)
 		ukd_log(LOG_ERR, "pci %s: cannot arm the retry timer: %s; the card stays off",
 			c->addr, strerror(-r));
@@ -259,7 +253,15 @@ int pci_card_new(struct pci_card **ret, struct kkey *k, sd_event *e, const char 
 	c->event = sd_event_ref(e);
 	c->backend = backend;
 	c->irq = irq;
-	if (card_open(c) < 0 && !c->io)
+	/* The timer exists from the start (off), so that a removal later
+	 * allocates nothing: kkeyd's fd count stays flat across hotplug. */
+	r = sd_event_add_time_relative(e, &c->retry, CLOCK_MONOTONIC, RETRY_USEC, 0, on_retry, c);
+	if (r < 0)
+		return r;
+	r = sd_event_source_set_enabled(c->retry, SD_EVENT_OFF);
+	if (r < 0)
+		return r;
+	if (card_open(c) < 0)
 		arm_retry(c, RETRY_USEC);
 	*ret = TAKE_PTR(c);
 	return 0;
@@ -269,6 +271,12 @@ void pci_card_free(struct pci_card *c)
 {
 	if (!c)
 		return;
+	if (c->event)
+		ukd_log(LOG_INFO, "pci %s: %llu events recorded, %llu interrupts, %llu missed, "
+			"%llu spurious, %llu unknown, %llu removals", c->addr,
+			(unsigned long long)c->stats.events, (unsigned long long)c->stats.interrupts,
+			(unsigned long long)c->stats.missed, (unsigned long long)c->stats.spurious,
+			(unsigned long long)c->stats.unknown, (unsigned long long)c->stats.removals);
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->retry);
 	ukd_pci_close(c->pci);
