@@ -60,7 +60,8 @@ int ukd_pci_backend_from_name(const char *name, enum ukd_pci_backend *ret);
  *       device's MSI and DMA writes are then dropped silently).
  * Returns 0; -EINVAL (bad address, MSI over UIO); -ENODEV (no such
  * function); -ENXIO (bound to another driver, or to none); -EBUSY (VFIO
- * group not viable or in use); other -errno from the kernel.
+ * group not viable or in use); -EOPNOTSUPP (no VFIO type1 IOMMU driver:
+ * modprobe vfio_iommu_type1); other -errno from the kernel.
  */
 int ukd_pci_open(struct ukd_pci **ret, const char *addr, enum ukd_pci_backend backend,
 		 enum ukd_pci_irq_mode irq);

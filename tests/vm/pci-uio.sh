@@ -10,6 +10,7 @@
 # vm-modules: uio cuse
 # vm-qemu: -device edu,addr=03.0 -device edu,addr=07.0
 # vm-timeout: 150
+# vm-smp: 1
 . "$UKD_SRC/tests/vm/guest/lib.sh"
 A=0000:00:03.0 B=0000:00:07.0
 drv() { basename "$(readlink /sys/bus/pci/devices/$1/driver 2>/dev/null)" 2>/dev/null; }

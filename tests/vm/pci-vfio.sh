@@ -5,14 +5,19 @@
 # round trip through edu's engine and a fault on an unmapped IOVA; 10,240
 # events over INTx and 10,240 over MSI recorded in order (pci-vfio.post
 # checks both SMFs with mido). iomem=relaxed lets kkey-pciplay map
-# resource0 while vfio-pci holds the BAR (CONFIG_IO_STRICT_DEVMEM=y).
-# vm-modules: vfio-pci cuse
+# resource0 while vfio-pci holds the BAR (CONFIG_IO_STRICT_DEVMEM=y);
+# no_timer_check: under a loaded TCG host the kernel's IO-APIC timer probe
+# through interrupt remapping can time out and panic (seen once here).
+# vm-modules: vfio-pci vfio_iommu_type1 cuse
 # vm-qemu: -machine q35 -device intel-iommu,intremap=on -device edu,addr=05.0
-# vm-append: intel_iommu=on iomem=relaxed
+# vm-append: intel_iommu=on iomem=relaxed no_timer_check
 # vm-timeout: 150
+# vm-smp: 1
 . "$UKD_SRC/tests/vm/guest/lib.sh"
 A=0000:00:05.0
 vm_modprobe vfio-pci || vm_finish
+# vfio.ko names it as a softdep only, which busybox modprobe does not follow.
+vm_modprobe vfio_iommu_type1 || vm_finish
 echo vfio-pci > /sys/bus/pci/devices/$A/driver_override
 echo $A > /sys/bus/pci/drivers_probe
 vm_expect_eq "$A bound to vfio-pci" vfio-pci "$(basename "$(readlink /sys/bus/pci/devices/$A/driver)")"
