@@ -31,7 +31,7 @@ int ukd_hw_uio_find(const char *sysfs, const char *addr)
 	struct dirent *de;
 	int r;
 
-	r = ukd_pci_sysfs_driver(sysfs, addr, drv, sizeof(drv));
+	r = ukd_pci_sysfs_link(sysfs, addr, "driver", drv, sizeof(drv));
 	if (r < 0)
 		return r;
 	if (strcmp(drv, UKD_PCI_UIO_DRIVER) != 0)

@@ -27,19 +27,14 @@ static int xioctl(int fd, unsigned long req, void *arg)
 
 static int group_number(const char *sysfs, const char *addr)
 {
-	char path[PATH_MAX], link[PATH_MAX], *base, *end;
-	ssize_t n;
+	char name[32], *end;
 	long g;
+	int r = ukd_pci_sysfs_link(sysfs, addr, "iommu_group", name, sizeof(name));
 
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", sysfs, addr);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return errno == ENOENT ? -ENXIO : ukd_negerrno();
-	link[n] = '\0';
-	base = strrchr(link, '/');
-	base = base ? base + 1 : link;
-	g = strtol(base, &end, 10);
-	if (end == base || *end || g < 0 || g > INT_MAX)
+	if (r < 0)
+		return r;
+	g = strtol(name, &end, 10);
+	if (end == name || *end || g < 0 || g > INT_MAX)
 		return -EINVAL;
 	return (int)g;
 }
@@ -90,7 +85,7 @@ static int vfio_open(struct ukd_pci *p)
 	char drv[64], path[64];
 	int g, r;
 
-	r = ukd_pci_sysfs_driver(p->sysfs, p->addr, drv, sizeof(drv));
+	r = ukd_pci_sysfs_link(p->sysfs, p->addr, "driver", drv, sizeof(drv));
 	if (r < 0)
 		return r;
 	if (strcmp(drv, UKD_PCI_VFIO_DRIVER) != 0)

@@ -42,10 +42,12 @@ extern const struct ukd_pci_ops ukd_hw_uio_ops;
 extern const struct ukd_pci_ops ukd_hw_vfio_ops;
 
 /*
- * The driver @addr is bound to, from SYSFS/bus/pci/devices/ADDR/driver.
- * Returns 0; -ENODEV (no such function); -ENXIO (no driver).
+ * The last part of the link SYSFS/bus/pci/devices/ADDR/@attr: "driver" gives
+ * the bound driver, "iommu_group" the group number.
+ * Returns 0; -ENODEV (no such function); -ENXIO (no such link).
  */
-int ukd_pci_sysfs_driver(const char *sysfs, const char *addr, char *out, size_t size);
+int ukd_pci_sysfs_link(const char *sysfs, const char *addr, const char *attr, char *out,
+		       size_t size);
 
 /*
  * The UIO number of @addr bound to ukd_uio, from SYSFS/bus/pci/devices/ADDR/uio/uioN.

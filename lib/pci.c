@@ -78,7 +78,8 @@ int ukd_pci_backend_from_name(const char *name, enum ukd_pci_backend *ret)
 	return 0;
 }
 
-int ukd_pci_sysfs_driver(const char *sysfs, const char *addr, char *out, size_t size)
+int ukd_pci_sysfs_link(const char *sysfs, const char *addr, const char *attr, char *out,
+		       size_t size)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	const char *base;
@@ -87,7 +88,7 @@ int ukd_pci_sysfs_driver(const char *sysfs, const char *addr, char *out, size_t 
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", sysfs, addr);
 	if (access(path, F_OK) < 0)
 		return -ENODEV;
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", sysfs, addr);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/%s", sysfs, addr, attr);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
 		return errno == ENOENT ? -ENXIO : ukd_negerrno();

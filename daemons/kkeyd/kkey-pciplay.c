@@ -46,11 +46,15 @@ static const char usage[] =
 "  -r, --repeat=N     play the whole sequence N times (default 1)\n"
 "  -t, --timeout=MS   give up when an event stays unacknowledged this long\n"
 "                     (default 5000)\n"
+"  -l, --latency      also measure each event from its raise to the driver's\n"
+"                     acknowledgement (STATUS back to 0) and print events/s\n"
+"                     and the p50/p99 latency\n"
 "  -q, --quiet        print nothing on success\n"
 "  -h, --help         show this help and exit\n"
 "  -V, --version      show the version and exit\n"
 "\n"
-"Output: \"played N events\" on stdout.\n"
+"Output: \"played N events\" on stdout; with -l, \"played N events in S s:\n"
+"R events/s, raise->ack p50 X us, p99 Y us\".\n"
 "Exit status: 0 all played and acknowledged; 1 the card failed (absent,\n"
 "not a key card, an event not acknowledged in time); 2 usage error.\n";
 
@@ -157,6 +161,13 @@ static int map_resource0(const char *addr, volatile void **bar, size_t *size)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static uint64_t now_ms(void)
 {
 	return ukd_now_ns() / 1000000;
@@ -192,6 +203,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "latency", no_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -203,11 +215,12 @@ int main(int argc, char **argv)
 	char addr[UKD_PCI_ADDR_MAX];
 	volatile void *bar;
 	size_t size, done = 0;
-	bool quiet = false;
+	bool quiet = false, latency = false;
+	uint64_t *lat = NULL, t_start = 0;
 	char *end;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "r:t:qhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:t:lqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 		case 't':
@@ -218,6 +231,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "kkey-pciplay: invalid value '%s' for -%c\n", optarg, c);
 				return 2;
 			}
+			break;
+		case 'l':
+			latency = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -270,24 +286,41 @@ int main(int argc, char **argv)
 			size >= 4 ? ukd_reg_read32(bar, KCARD_REG_ID) : 0);
 		goto out;
 	}
+	if (latency && (s.n > SIZE_MAX / sizeof(*lat) / repeat ||
+			!(lat = calloc(s.n * repeat, sizeof(*lat))))) {
+		r = -ENOMEM;
+		fprintf(stderr, "kkey-pciplay: no memory for %zu latencies\n", s.n * repeat);
+		goto out;
+	}
+	r = wait_acked(bar, timeout_ms);
+	t_start = ukd_now_ns();
 	for (unsigned long k = 0; k < repeat && r == 0; k++)
 		for (size_t i = 0; i < s.n && r == 0; i++) {
-			/* edu ORs raised values into the status: wait for it to be clear. */
+			uint64_t t0 = ukd_now_ns();
+
+			ukd_reg_write32(bar, KCARD_REG_RAISE, s.v[i]);
+			/* edu ORs raised values into the status: the next event waits
+			 * until the driver has taken this one. */
 			r = wait_acked(bar, timeout_ms);
-			if (r == 0) {
-				ukd_reg_write32(bar, KCARD_REG_RAISE, s.v[i]);
-				done++;
-			}
+			if (r == 0 && lat)
+				lat[done] = ukd_now_ns() - t0;
+			done += r == 0;
 		}
-	if (r == 0)
-		r = wait_acked(bar, timeout_ms);
 	if (r < 0)
 		fprintf(stderr, "kkey-pciplay: %s: event %zu %s\n", addr, done,
 			r == -ETIMEDOUT ? "not acknowledged in time (is kkeyd --pci running?)"
 					: "failed: the card reads all-ones (removed?)");
-	else if (!quiet)
+	else if (lat && done) {
+		double secs = (double)(ukd_now_ns() - t_start) / 1e9;
+
+		qsort(lat, done, sizeof(*lat), cmp_u64);
+		printf("played %zu events in %.2f s: %.0f events/s, raise->ack p50 %.1f us, p99 %.1f us\n",
+		       done, secs, (double)done / secs, (double)lat[done / 2] / 1e3,
+		       (double)lat[done * 99 / 100] / 1e3);
+	} else if (!quiet)
 		printf("played %zu events\n", done);
 out:
+	free(lat);
 	free(s.v);
 	return r < 0 ? 1 : 0;
 }

@@ -179,9 +179,10 @@ static int apply(struct kkeyd_options *o, const char *key, const char *value)
 		return 0;
 	}
 	if (!strcmp(key, "pci")) {
-		if (o->n_pci >= KKEYD_PCI_MAX)
+		if (o->n_pci >= KKEYD_PCI_MAX || ukd_pci_parse_addr(value, o->pci[o->n_pci]) < 0)
 			return -EINVAL;
-		return ukd_pci_parse_addr(value, o->pci[o->n_pci++]) < 0 ? (o->n_pci--, -EINVAL) : 0;
+		o->n_pci++;
+		return 0;
 	}
 	if (!strcmp(key, "pci-backend")) {
 		o->pci_irq = strcmp(value, "vfio-msi") ? UKD_PCI_IRQ_INTX : UKD_PCI_IRQ_MSI;

@@ -140,6 +140,22 @@ static int stub(const char *a, const char *b, long n)
 	return fails ? 1 : 0;
 }
 
+/* edu.rst, "DMA controller": source, destination, count, then the command;
+ * bit 0 of the command clears when the transfer is done. */
+static bool edu_dma(volatile void *bar, uint64_t src, uint64_t dst, uint64_t count, uint64_t dir)
+{
+	ukd_reg_write64(bar, EDU_DMA_SRC, src);
+	ukd_reg_write64(bar, EDU_DMA_DST, dst);
+	ukd_reg_write64(bar, EDU_DMA_CNT, count);
+	ukd_reg_write64(bar, EDU_DMA_CMD, EDU_DMA_START | dir);
+	for (int i = 0; i < 2000; i++) {
+		if (!(ukd_reg_read64(bar, EDU_DMA_CMD) & EDU_DMA_START))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
 static int dma(const char *addr)
 {
 	_cleanup_(ukd_pci_closep) struct ukd_pci *p = NULL;
@@ -164,30 +180,14 @@ static int dma(const char *addr)
 	memset(buf + 2048, 0, 2048);
 	check(ukd_pci_dma_map(p, buf, (size_t)page, iova) == 0, "map a page at IOVA 0x%" PRIx64, iova);
 	check(ukd_pci_dma_map(p, buf + 1, (size_t)page, iova) == -EINVAL, "unaligned vaddr: EINVAL");
-	/* edu.rst, "DMA controller": src, dst, count, then cmd; bit 0 clears when done. */
-	ukd_reg_write64(bar, EDU_DMA_SRC, iova);
-	ukd_reg_write64(bar, EDU_DMA_DST, EDU_DMA_BUF);
-	ukd_reg_write64(bar, EDU_DMA_CNT, 2048);
-	ukd_reg_write64(bar, EDU_DMA_CMD, EDU_DMA_START);
-	for (int i = 0; i < 1000 && (ukd_reg_read64(bar, EDU_DMA_CMD) & EDU_DMA_START); i++)
-		usleep(1000);
-	ukd_reg_write64(bar, EDU_DMA_SRC, EDU_DMA_BUF);
-	ukd_reg_write64(bar, EDU_DMA_DST, iova + 2048);
-	ukd_reg_write64(bar, EDU_DMA_CNT, 2048);
-	ukd_reg_write64(bar, EDU_DMA_CMD, EDU_DMA_START | EDU_DMA_TO_RAM);
-	for (int i = 0; i < 1000 && (ukd_reg_read64(bar, EDU_DMA_CMD) & EDU_DMA_START); i++)
-		usleep(1000);
+	check(edu_dma(bar, iova, EDU_DMA_BUF, 2048, 0), "DMA RAM -> edu done");
+	check(edu_dma(bar, EDU_DMA_BUF, iova + 2048, 2048, EDU_DMA_TO_RAM), "DMA edu -> RAM done");
 	check(memcmp(buf, buf + 2048, 2048) == 0, "2048 bytes RAM -> edu -> RAM compare equal");
 	check(ukd_pci_dma_unmap(p, iova, (size_t)page) == 0, "unmap");
 	check(ukd_pci_dma_unmap(p, iova, (size_t)page) == -ENOENT, "unmap again: ENOENT");
 	/* Unmapped now: the device's write must fault in the IOMMU, not land. */
 	memset(buf + 2048, 0x5a, 2048);
-	ukd_reg_write64(bar, EDU_DMA_SRC, EDU_DMA_BUF);
-	ukd_reg_write64(bar, EDU_DMA_DST, iova + 2048);
-	ukd_reg_write64(bar, EDU_DMA_CNT, 2048);
-	ukd_reg_write64(bar, EDU_DMA_CMD, EDU_DMA_START | EDU_DMA_TO_RAM);
-	for (int i = 0; i < 1000 && (ukd_reg_read64(bar, EDU_DMA_CMD) & EDU_DMA_START); i++)
-		usleep(1000);
+	(void)edu_dma(bar, EDU_DMA_BUF, iova + 2048, 2048, EDU_DMA_TO_RAM);
 	bool untouched = true;
 	for (int i = 2048; i < 4096; i++)
 		untouched &= buf[i] == 0x5a;

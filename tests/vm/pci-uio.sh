@@ -6,8 +6,9 @@
 # 10,240 events played by kkey-pciplay recorded in order (pci-uio.post checks
 # the SMF with mido); sysfs remove + rescan while kkeyd runs (no crash, no fd
 # leak, notes released, card picked up again); rmmod while kkeyd holds it;
-# clean rmmod.
+# clean rmmod; udev/70-ukd-pci.rules under `udevadm test` (no udevd here).
 # vm-modules: uio cuse
+# vm-files: /usr/bin/udevadm
 # vm-qemu: -device edu,addr=03.0 -device edu,addr=07.0
 # vm-timeout: 150
 # vm-smp: 1
@@ -25,6 +26,20 @@ for f in $A $B; do
 	u=$(ls /sys/bus/pci/devices/$f/uio)
 	vm_expect_eq "$f: maps/map0/size is 1 MiB" 1048576 "$(($(cat /sys/class/uio/$u/maps/map0/size)))"
 done
+
+# --- The udev rule, simulated on the real device and on a non-edu one.
+mkdir -p /etc/udev/rules.d /run/udev
+cp "$UKD_SRC/udev/70-ukd-pci.rules" /etc/udev/rules.d/
+timeout 30 udevadm test --action=add /sys/bus/pci/devices/$B >/tmp/udev.out 2>&1
+vm_check "udevadm test on edu: the rule loads the module by modalias" \
+	grep -q "70-ukd-pci.rules:.* RUN 'kmod load" /tmp/udev.out
+vm_check "... and wants kkeyd-pci@$B.service" grep -qx "SYSTEMD_WANTS=kkeyd-pci@$B.service" /tmp/udev.out
+vm_check "... tagged for systemd" grep -q "^TAGS=.*:systemd:" /tmp/udev.out
+timeout 30 udevadm test --action=add /sys/bus/pci/devices/0000:00:00.0 >/tmp/udev0.out 2>&1
+vm_check "udevadm test on the host bridge: it ran" grep -q "^PCI_SLOT_NAME=0000:00:00.0" /tmp/udev0.out
+vm_check "... and the rule stays out" sh -c '! grep -q -e "70-ukd-pci.rules:.* RUN" -e SYSTEMD_WANTS /tmp/udev0.out'
+grep -q SYSTEMD_WANTS /tmp/udev.out || tail -30 /tmp/udev.out
+grep 70-ukd-pci /tmp/udev0.out
 
 # --- The stub's interrupt contract, through lib/pci.h.
 vm_check "pci-check stub: counts, masking, shared line" timeout 60 pci-check stub $A $B 200

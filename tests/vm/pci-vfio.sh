@@ -22,6 +22,8 @@ echo vfio-pci > /sys/bus/pci/devices/$A/driver_override
 echo $A > /sys/bus/pci/drivers_probe
 vm_expect_eq "$A bound to vfio-pci" vfio-pci "$(basename "$(readlink /sys/bus/pci/devices/$A/driver)")"
 vm_check "pci-check dma: round trip, unmapped IOVA faults" timeout 60 pci-check dma $A
+dmesg | grep DMAR | tail -3
+vm_check "the IOMMU logged the blocked DMA write" sh -c 'dmesg | grep -qi "DMAR:.*fault"'
 
 vm_modprobe cuse || vm_finish
 notes=$(seq 0 127)

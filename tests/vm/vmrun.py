@@ -380,7 +380,7 @@ class InitramfsFlavour(Flavour):
             link = "usr/local/bin/" + os.path.basename(exe)
             if link not in img.entries:
                 img.link(link, "/" + dest)
-        for sub in ("tests", "scripts", "docs"):
+        for sub in ("tests", "scripts", "docs", "udev", "systemd"):
             src = os.path.join(ctx.source_dir, sub)
             if os.path.isdir(src):
                 img.tree(src, "ukd/src/" + sub, skip=("__pycache__",))
