@@ -132,6 +132,17 @@ static int vfio_open(struct ukd_pci *p)
 	if (r < 0)
 		return r;
 
+	/* The request interrupt: without it a hot unplug or unbind would wait
+	 * for us forever (vfio-pci only re-asks every few seconds). */
+	if (di.num_irqs > VFIO_PCI_REQ_IRQ_INDEX) {
+		p->req_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->req_fd < 0)
+			return ukd_negerrno();
+		if (set_irq_eventfd(p, VFIO_PCI_REQ_IRQ_INDEX, p->req_fd) < 0) {
+			close(p->req_fd);
+			p->req_fd = -1;
+		}
+	}
 	p->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->irq_fd < 0)
 		return ukd_negerrno();
@@ -224,7 +235,7 @@ static void vfio_close(struct ukd_pci *p)
 		(void)ioctl(p->device_fd, VFIO_DEVICE_SET_IRQS, &s);
 	}
 	/* Device before group before container: the reverse of opening. */
-	int *fds[] = { &p->irq_fd, &p->device_fd, &p->group_fd, &p->container_fd };
+	int *fds[] = { &p->irq_fd, &p->req_fd, &p->device_fd, &p->group_fd, &p->container_fd };
 
 	for (size_t i = 0; i < UKD_ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0) {

@@ -35,6 +35,7 @@ struct ukd_pci {
 	bool uio_count_valid;
 	/* VFIO */
 	int container_fd, group_fd, device_fd;
+	int req_fd;                          /* VFIO_PCI_REQ_IRQ_INDEX eventfd */
 	uint64_t config_offset;              /* of the config region in device_fd */
 };
 

@@ -137,7 +137,7 @@ int ukd_pci_open(struct ukd_pci **ret, const char *addr, enum ukd_pci_backend ba
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->irq_fd = p->container_fd = p->group_fd = p->device_fd = -1;
+	p->irq_fd = p->container_fd = p->group_fd = p->device_fd = p->req_fd = -1;
 	p->uio_num = -1;
 	p->sysfs = "/sys";
 	p->backend = backend;
@@ -194,6 +194,11 @@ int ukd_pci_map_bar(struct ukd_pci *p, unsigned int bar, volatile void **base, s
 int ukd_pci_irq_fd(const struct ukd_pci *p)
 {
 	return p ? p->irq_fd : -EINVAL;
+}
+
+int ukd_pci_gone_fd(const struct ukd_pci *p)
+{
+	return p ? p->req_fd : -EINVAL;
 }
 
 int64_t ukd_pci_irq_take(struct ukd_pci *p)

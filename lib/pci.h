@@ -87,6 +87,14 @@ int ukd_pci_map_bar(struct ukd_pci *p, unsigned int bar, volatile void **base, s
 int ukd_pci_irq_fd(const struct ukd_pci *p);
 
 /**
+ * ukd_pci_gone_fd() - VFIO: an fd that turns readable when the kernel asks
+ * for the device back (hot unplug, unbind); the kernel's removal waits until
+ * ukd_pci_close(). -1 for UIO, whose irq fd reports removal itself, and when
+ * the kernel offers no request interrupt. Owned by @p.
+ */
+int ukd_pci_gone_fd(const struct ukd_pci *p);
+
+/**
  * ukd_pci_irq_take() - consume the interrupts signalled on the fd.
  * Returns how many arrived since the last call (>1: the kernel saw more
  * interrupts than we took; with INTx masked between them this means missed

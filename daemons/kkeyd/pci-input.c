@@ -27,6 +27,7 @@ struct pci_card {
 	struct ukd_pci *pci;            /* NULL while the card is away */
 	volatile void *bar;
 	sd_event_source *io;
+	sd_event_source *gone;          /* VFIO: the kernel wants the device back */
 	sd_event_source *retry;
 	bool held[128];                 /* notes this card pressed and did not release */
 	bool absent_logged;
@@ -160,6 +161,12 @@ static int on_irq(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	return 0;
 }
 
+static int on_gone(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	card_gone(userdata, "the kernel asked for the device back: unplug or unbind");
+	return 0;
+}
+
 /* Release what the card held, close it, and look for it again. */
 static void card_gone(struct pci_card *c, const char *why)
 {
@@ -176,6 +183,7 @@ static void card_gone(struct pci_card *c, const char *why)
 			"waiting for it to return", c->addr, why, released);
 	c->stats.removals++;
 	c->io = sd_event_source_disable_unref(c->io);
+	c->gone = sd_event_source_disable_unref(c->gone);
 	ukd_pci_close(c->pci);
 	c->pci = NULL;
 	c->bar = NULL;
@@ -213,8 +221,12 @@ static int card_open(struct pci_card *c)
 		return -ENODEV;
 	}
 	r = sd_event_add_io(c->event, &c->io, ukd_pci_irq_fd(pci), EPOLLIN, on_irq, c);
-	if (r < 0)
+	if (r >= 0 && ukd_pci_gone_fd(pci) >= 0)
+		r = sd_event_add_io(c->event, &c->gone, ukd_pci_gone_fd(pci), EPOLLIN, on_gone, c);
+	if (r < 0) {
+		c->io = sd_event_source_disable_unref(c->io);
 		return r;
+	}
 	c->pci = TAKE_PTR(pci);
 	c->bar = bar;
 	c->absent_logged = false;
@@ -278,6 +290,7 @@ void pci_card_free(struct pci_card *c)
 			(unsigned long long)c->stats.missed, (unsigned long long)c->stats.spurious,
 			(unsigned long long)c->stats.unknown, (unsigned long long)c->stats.removals);
 	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->gone);
 	sd_event_source_disable_unref(c->retry);
 	ukd_pci_close(c->pci);
 	sd_event_unref(c->event);

@@ -5,6 +5,9 @@
  *                                    (shared INTx), masked until irqcontrol
  *   pci-check dma ADDR               VFIO: edu DMA round trip over an IOMMU
  *                                    mapping; an unmapped IOVA faults
+ *   pci-check raise ADDR VALUE       raise VALUE (any, also an invalid event)
+ *                                    on a ukd_uio-bound card whose driver runs
+ *                                    elsewhere; wait until it is acknowledged
  * Prints one line per check ("ok: ..." / "FAIL: ..."); exit 0 if all pass.
  */
 #include <errno.h>
@@ -196,12 +199,31 @@ static int dma(const char *addr)
 	return fails ? 1 : 0;
 }
 
+static int raise_raw(const char *addr, uint32_t value)
+{
+	_cleanup_(ukd_pci_closep) struct ukd_pci *p = NULL;
+	volatile void *bar;
+	size_t size;
+	int i;
+
+	if (ukd_pci_open(&p, addr, UKD_PCI_UIO, UKD_PCI_IRQ_INTX) < 0 ||
+	    ukd_pci_map_bar(p, 0, &bar, &size) < 0)
+		return 1;
+	ukd_reg_write32(bar, EDU_RAISE, value);
+	for (i = 0; i < 5000 && ukd_reg_read32(bar, EDU_STATUS); i++)
+		usleep(1000);
+	check(i < 5000, "0x%x raised on %s and acknowledged", value, addr);
+	return fails ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "stub"))
 		return stub(argv[2], argv[3], strtol(argv[4], NULL, 10));
 	if (argc == 3 && !strcmp(argv[1], "dma"))
 		return dma(argv[2]);
-	fprintf(stderr, "usage: pci-check stub ADDR_A ADDR_B N | dma ADDR\n");
+	if (argc == 4 && !strcmp(argv[1], "raise"))
+		return raise_raw(argv[2], (uint32_t)strtoul(argv[3], NULL, 0));
+	fprintf(stderr, "usage: pci-check stub ADDR_A ADDR_B N | dma ADDR | raise ADDR VALUE\n");
 	return 2;
 }

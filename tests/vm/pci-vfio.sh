@@ -4,7 +4,8 @@
 # emulated intel-iommu (Debian's kernel has no VFIO no-IOMMU mode): a DMA
 # round trip through edu's engine and a fault on an unmapped IOVA; 10,240
 # events over INTx and 10,240 over MSI recorded in order (pci-vfio.post
-# checks both SMFs with mido). iomem=relaxed lets kkey-pciplay map
+# checks both SMFs with mido); sysfs remove/rescan while kkeyd holds the
+# device (the VFIO request interrupt), no fd leak. iomem=relaxed lets kkey-pciplay map
 # resource0 while vfio-pci holds the BAR (CONFIG_IO_STRICT_DEVMEM=y);
 # no_timer_check: under a loaded TCG host the kernel's IO-APIC timer probe
 # through interrupt remapping can time out and panic (seen once here).
@@ -43,5 +44,29 @@ for mode in vfio vfio-msi; do
 	vm_check "$mode: kkeyd counted 10240 events and interrupts, none missed/spurious/unknown" \
 		grep -q "pci $A: 10240 events recorded, 10240 interrupts, 0 missed, 0 spurious, 0 unknown" /tmp/kkeyd.log
 done
+# --- Hot unplug and replug under VFIO: vfio-pci asks kkeyd for the device
+# (request interrupt), the removal completes, the card comes back on rescan.
+bind() { echo vfio-pci > /sys/bus/pci/devices/$A/driver_override; echo $A > /sys/bus/pci/drivers_probe; }
+vm_daemon kkeyd 120 kkeyd --cuse --pci=$A --pci-backend=vfio
+vm_wait_path /dev/kkey127 10
+timeout 10 sh -c 'until grep -q "key card" /tmp/kkeyd.log; do usleep 50000; done'
+pid=$(vm_pid kkeyd)
+fds0=$(ls /proc/$pid/fd | wc -l)
+timeout 10 kkey-pciplay -q $A 64+
+vm_check "sysfs remove of a device kkeyd holds through VFIO completes" timeout 20 sh -c "echo 1 > /sys/bus/pci/devices/$A/remove"
+vm_check "kkeyd logs the removal" grep -q "card removed (the kernel asked" /tmp/kkeyd.log
+vm_check "... and released the held note" grep -q "released 1 held" /tmp/kkeyd.log
+echo 1 > /sys/bus/pci/rescan
+bind
+vm_check "the card returns" timeout 10 sh -c 'until [ $(grep -c "key card" /tmp/kkeyd.log) -ge 2 ]; do usleep 100000; done'
+vm_check "play after replug" timeout 20 kkey-pciplay -q $A 1
+timeout 10 cat /dev/kkey000 > replug.mid
+vm_expect_eq "recorded: the held note released at removal, then the replugged card" \
+	"on 64 off 64 on 1 off 1" "$(kkeycheck events replug.mid | xargs)"
+vm_expect_eq "kkeyd's fd count unchanged ($fds0)" "$fds0" "$(ls /proc/$pid/fd | wc -l)"
+vm_stop kkeyd 5
+vm_expect_eq "kkeyd exits 0" 0 $?
+cat /tmp/kkeyd.log
+
 vm_check "no kernel warning" sh -c '! dmesg | grep -q -e "WARNING:" -e "BUG:"'
 vm_finish
