@@ -57,3 +57,10 @@ struct kkey_event {
  * Returns 0, -EINVAL for a bad note/velocity, -ENOSPC when the recording is full.
  */
 int kkey_play(struct kkey *k, const struct kkey_event *ev);
+
+/**
+ * kkey_reconfigure() - take @cfg's velocity, slowdown, channel and keep
+ * (a reload); the recording is kept. Capacity and mode stay as they were
+ * (the caller says they need a restart). Logs each change.
+ */
+void kkey_reconfigure(struct kkey *k, const struct kkey_config *cfg);
