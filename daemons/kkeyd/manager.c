@@ -61,6 +61,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 		needs_restart(!same_list(&n.keymap, n.keymap != NULL, &o->keymap, o->keymap != NULL),
 			      "keymap");
 		needs_restart(n.grab != o->grab, "grab");
+		needs_restart(n.n_pci != o->n_pci || memcmp(n.pci, o->pci, sizeof(n.pci)) ||
+			      n.pci_backend != o->pci_backend || n.pci_irq != o->pci_irq, "pci");
 		kkey_reconfigure(m->kkey, &n.kkey);
 		o->kkey.velocity = n.kkey.velocity;
 		o->kkey.slowdown = n.kkey.slowdown;
@@ -262,6 +264,13 @@ int manager_start(struct manager *m)
 	ukd_log(LOG_INFO, "serving kkey000..kkey127 via %s%s%s", ukd_front_kind_name(kind),
 		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
 		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
+	for (unsigned int i = 0; i < o->n_pci; i++) {
+		r = pci_card_new(&m->cards[i], m->kkey, m->event, o->pci[i], o->pci_backend, o->pci_irq);
+		if (r < 0) {
+			ukd_log(LOG_ERR, "pci %s: cannot watch the card: %s", o->pci[i], strerror(-r));
+			return r;
+		}
+	}
 	return start_keyboards(m);
 }
 
@@ -283,6 +292,8 @@ void manager_free(struct manager *m)
 		sd_notify(false, "STOPPING=1");
 	/* Inputs first (their held notes end in the recording and live), then
 	 * the live output, then the device. */
+	for (unsigned int i = 0; i < KKEYD_PCI_MAX; i++)
+		pci_card_free(m->cards[i]);
 #ifdef HAVE_LIBUDEV
 	hotplug_free(m->hotplug);
 #endif

@@ -8,6 +8,7 @@
 #include "keymap.h"
 #include "kkey.h"
 #include "options.h"
+#include "pci-input.h"
 
 struct seq_output;
 struct keyboards;
@@ -20,6 +21,7 @@ struct manager {
 	struct kkey_journal *journal;     /* NULL without a state directory */
 	sd_event_source *commit_timer;    /* fdatasyncs the journal every commit= seconds */
 	enum ukd_front_kind kind;
+	struct pci_card *cards[KKEYD_PCI_MAX];
 	struct kkeyd_options *options;  /* main's; a reload updates what it changes */
 	int argc;                       /* the command line, read again on reload */
 	char **argv;

@@ -66,6 +66,14 @@ static const char usage[] =
 "                         no longer reach other programs. Left Ctrl + Left Alt +\n"
 "                         Esc releases the grab\n"
 "\n"
+"PCI key cards (docs/kkey-pci.md):\n"
+"      --pci=DDDD:BB:DD.F a key card to take note events from (repeatable, up\n"
+"                         to 16, added to the file's); waited for and re-opened\n"
+"                         when it comes and goes\n"
+"      --pci-backend=uio|vfio|vfio-msi\n"
+"                         uio: bound to the ukd_uio stub (default); vfio: bound\n"
+"                         to vfio-pci, INTx; vfio-msi: vfio-pci with MSI\n"
+"\n"
 "General:\n"
 "  -c, --config=FILE      configuration file (default " KKEYD_CONFIG_DEFAULT ",\n"
 "                         read only if it exists); options given here win\n"
@@ -80,6 +88,7 @@ static const char usage[] =
 "  statedir = DIR   commit = SECONDS   verbose = yes|no\n"
 "  seq = auto|on|off   seq-connect = CLIENT:PORT (one line each)\n"
 "  keyboard = MATCH (one line each)   keymap = FILE   grab = yes|no\n"
+"  pci = DDDD:BB:DD.F (a line per card)   pci-backend = uio|vfio|vfio-msi\n"
 "Booleans: " UKD_BOOL_WORDS ", any case.\n"
 "\n"
 "Exit status: 0 after a clean stop, 1 when the device cannot be served (or\n"
@@ -105,6 +114,8 @@ static const struct ukd_option options[] = {
 	{ .name = "keyboard", .arg = UKD_ARG_REQUIRED, .key = "keyboard" },
 	{ .name = "keymap", .arg = UKD_ARG_REQUIRED, .key = "keymap" },
 	{ .name = "grab", .arg = UKD_ARG_OPTIONAL, .key = "grab", .flag_key = "grab", .flag_value = "yes" },
+	{ .name = "pci", .arg = UKD_ARG_REQUIRED, .key = "pci" },
+	{ .name = "pci-backend", .arg = UKD_ARG_REQUIRED, .key = "pci-backend" },
 	{}
 };
 
@@ -200,6 +211,22 @@ static int set(struct ukd_config *cfg, const char *key, const char *value)
 		if (r == 0)
 			o->kkey.channel = (uint8_t)(v - 1);
 		return r;
+	}
+	if (!strcmp(key, "pci")) {
+		if (o->n_pci >= KKEYD_PCI_MAX)
+			return ukd_config_fail(cfg, "at most 16 cards");
+		if (ukd_pci_parse_addr(value, o->pci[o->n_pci]) < 0)
+			return ukd_config_fail(cfg, "expected a PCI address DDDD:BB:DD.F");
+		o->n_pci++;
+		return 0;
+	}
+	if (!strcmp(key, "pci-backend")) {
+		bool msi = !strcmp(value, "vfio-msi");
+
+		if (ukd_pci_backend_from_name(msi ? "vfio" : value, &o->pci_backend) < 0)
+			return ukd_config_fail(cfg, "expected uio, vfio or vfio-msi");
+		o->pci_irq = msi ? UKD_PCI_IRQ_MSI : UKD_PCI_IRQ_INTX;
+		return 0;
 	}
 	return -ENOENT;
 }

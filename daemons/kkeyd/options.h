@@ -7,6 +7,9 @@
 #include "config.h"
 #include "front.h"
 #include "kkey.h"
+#include "pci.h"
+
+#define KKEYD_PCI_MAX 16
 
 #define KKEYD_CONFIG_DEFAULT "/etc/ukd/kkeyd.conf"
 #define KKEYD_MOUNTPOINT_DEFAULT "/run/kkey"
@@ -17,6 +20,10 @@ struct kkeyd_options {
 	struct kkey_config kkey;
 	char *state_dir;           /* the journal's directory; NULL: no journal */
 	unsigned int commit_s;     /* fdatasync period; 0: after every write */
+	char pci[KKEYD_PCI_MAX][UKD_PCI_ADDR_MAX];  /* key cards (--pci) */
+	unsigned int n_pci;
+	enum ukd_pci_backend pci_backend;
+	enum ukd_pci_irq_mode pci_irq;
 	bool verbose;
 	int seq_mode;              /* enum seq_mode (seq-output.h) */
 	char **seq_connect;        /* --seq-connect, n_seq_connect of them */

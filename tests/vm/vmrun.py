@@ -359,6 +359,10 @@ class InitramfsFlavour(Flavour):
                 rel = os.path.relpath(ko, kernel.moddir)
                 os.makedirs(os.path.join(base, os.path.dirname(rel)), exist_ok=True)
                 shutil.copy(ko, os.path.join(base, rel))
+            # The project's own modules (kmod/), built for this kernel.
+            for ko in ctx.project_modules():
+                os.makedirs(os.path.join(base, "updates"), exist_ok=True)
+                shutil.copy(ko, os.path.join(base, "updates"))
             r = run(["depmod", "-b", tmp, kernel.version])
             if r.returncode != 0:
                 raise HarnessError("depmod failed: " + r.stderr.strip())
@@ -376,7 +380,7 @@ class InitramfsFlavour(Flavour):
             link = "usr/local/bin/" + os.path.basename(exe)
             if link not in img.entries:
                 img.link(link, "/" + dest)
-        for sub in ("tests", "scripts", "docs"):
+        for sub in ("tests", "scripts", "docs", "udev", "systemd"):
             src = os.path.join(ctx.source_dir, sub)
             if os.path.isdir(src):
                 img.tree(src, "ukd/src/" + sub, skip=("__pycache__",))
@@ -485,6 +489,23 @@ class Context:
                 if os.path.isfile(fn) and os.access(fn, os.X_OK):
                     exes.append(fn)
         return sorted(exes)
+
+    def project_modules(self):
+        """kmod/ built against the guest kernel's headers (kmod/build.sh);
+        [] with a note when those headers are not installed."""
+        script = os.path.join(self.source_dir, "kmod", "build.sh")
+        kdir = os.path.join(self.kernel.moddir, "build")
+        if not os.path.exists(script):
+            return []
+        if not os.path.exists(os.path.join(kdir, "Makefile")):
+            log(f"no headers for {self.kernel.version} ({kdir}): the image has no kmod/ "
+                f"modules (apt-get install linux-headers-amd64)")
+            return []
+        out = os.path.join(self.cache, "kmod-" + self.kernel.version)
+        r = run([script, os.path.join(self.source_dir, "kmod"), out, kdir])
+        if r.returncode != 0:
+            raise HarnessError("building kmod/ failed:\n" + (r.stdout + r.stderr)[-3000:])
+        return sorted(os.path.join(out, n) for n in os.listdir(out) if n.endswith(".ko"))
 
     def build_executables(self):
         """Bring every executable target up to date (meson test builds only
