@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The backend-neutral half of lib/pci.h: addresses, sysfs, dispatch. */
+/* The backend-neutral half of lib/pci.h: addresses and dispatch to a backend. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -75,51 +75,6 @@ int ukd_pci_backend_from_name(const char *name, enum ukd_pci_backend *ret)
 		*ret = UKD_PCI_VFIO;
 	else
 		return -EINVAL;
-	return 0;
-}
-
-int ukd_pci_sysfs_link(const char *sysfs, const char *addr, const char *attr, char *out,
-		       size_t size)
-{
-	char path[PATH_MAX], link[PATH_MAX];
-	const char *base;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", sysfs, addr);
-	if (access(path, F_OK) < 0)
-		return -ENODEV;
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/%s", sysfs, addr, attr);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return errno == ENOENT ? -ENXIO : ukd_negerrno();
-	link[n] = '\0';
-	base = strrchr(link, '/');
-	base = base ? base + 1 : link;
-	if (strlen(base) >= size)
-		return -ENAMETOOLONG;
-	strcpy(out, base);
-	return 0;
-}
-
-int ukd_pci_sysfs_read_u64(const char *path, uint64_t *ret)
-{
-	char buf[64], *end;
-	_cleanup_close_ int fd = -1;
-	unsigned long long v;
-	ssize_t n;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ukd_negerrno();
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		return ukd_negerrno();
-	buf[n] = '\0';
-	errno = 0;
-	v = strtoull(buf, &end, 0);
-	if (errno || end == buf || (*end && *end != '\n'))
-		return -EINVAL;
-	*ret = v;
 	return 0;
 }
 
