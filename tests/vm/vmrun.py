@@ -455,9 +455,19 @@ class DebianFlavour(Flavour):
     SOURCES = "/etc/apt/sources.list.d/debian.sources"
     MACHINE_ID = "4b4f3d1e8a6c4b9e9d2f5a7c1e0b3d6f"
 
+    def _union(self, key):
+        """A header key over this flavour's tests only: another flavour's
+        module or file list must not rebuild (and re-download) this image."""
+        out = []
+        for t in self.ctx.test_scripts():
+            hdr = parse_header(t)
+            if hdr.get("flavour") == self.name:
+                out += [w for w in hdr.get(key, "").split() if w not in out]
+        return out
+
     def _packages(self):
         pk = list(self.PACKAGES)
-        for w in self.ctx._union("packages"):
+        for w in self._union("packages"):
             if w not in pk:
                 pk.append(w)
         return pk
@@ -468,7 +478,7 @@ class DebianFlavour(Flavour):
         if not mmdebstrap:
             raise HarnessError("mmdebstrap missing: apt-get install mmdebstrap (scripts/packages.sh)")
         sources = self.SOURCES if os.path.exists(self.SOURCES) else None
-        mods = list(self.BASE_MODULES) + [m for m in ctx.all_modules()
+        mods = list(self.BASE_MODULES) + [m for m in self._union("modules")
                                           if m not in self.BASE_MODULES]
         kos = kernel.module_closure(mods)
         h = hashlib.sha256(f"ukd-vm-debian {HARNESS_VERSION}\n".encode())
@@ -604,7 +614,7 @@ class DebianFlavour(Flavour):
             if rel.startswith("tests" + os.sep):
                 dst = img.file(exe, os.path.join("payload/ukd/build", rel))
                 img.link("payload/usr/local/bin/" + os.path.basename(exe), "/" + dst[len("payload/"):])
-        for path in ctx.all_files():
+        for path in self._union("files"):
             if os.path.isdir(path):
                 img.tree(path, "payload" + path)
             else:
