@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <systemd/sd-daemon.h>
 
 #include "daemon.h"
 #include "macro.h"
@@ -36,4 +37,25 @@ int ukd_daemon_event_new(sd_event **ret)
 fail:
 	sd_event_unref(ev);
 	return r;
+}
+
+int ukd_daemon_on_reload(sd_event *event, sd_event_signal_handler_t fn, void *userdata)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return ukd_negerrno();
+	return sd_event_add_signal(event, NULL, SIGHUP, fn, userdata);
+}
+
+void ukd_daemon_reloading(void)
+{
+	(void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading the configuration");
+}
+
+void ukd_daemon_reloaded(const char *status)
+{
+	(void)sd_notifyf(false, "READY=1\nSTATUS=%s", status ? status : "Running");
 }

@@ -13,3 +13,18 @@
  * Returns 0 or -errno.
  */
 int ukd_daemon_event_new(sd_event **ret);
+
+/**
+ * ukd_daemon_on_reload() - call @fn when SIGHUP arrives (systemctl reload),
+ * through @event's loop: SIGHUP is blocked and read from a signalfd.
+ * @fn: does the reload; it brackets its work with ukd_daemon_reloading()
+ *      and ukd_daemon_reloaded().
+ * Returns 0 or -errno.
+ */
+int ukd_daemon_on_reload(sd_event *event, sd_event_signal_handler_t fn, void *userdata);
+
+/** ukd_daemon_reloading() - tell systemd a reload started (RELOADING=1). */
+void ukd_daemon_reloading(void);
+
+/** ukd_daemon_reloaded() - tell systemd the reload is over (READY=1, @status). */
+void ukd_daemon_reloaded(const char *status);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,21 @@ void ukd_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_fn(level, fmt, ap, log_userdata);
 	va_end(ap);
+}
+
+int ukd_log_errno(int level, int err, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	if (log_fn && level <= log_max) {
+		errno = err < 0 ? -err : err;
+		va_start(ap, fmt);
+		log_fn(level, fmt, ap, log_userdata);
+		va_end(ap);
+		errno = saved;
+	}
+	return err < 0 ? err : -err;
 }
 
 void ukd_log_stderr(int level, const char *fmt, va_list ap, void *userdata)

@@ -25,6 +25,18 @@ void ukd_log_set_hook(ukd_log_fn fn, int max_level, void *userdata);
 void ukd_log(int level, const char *fmt, ...) _printf_(2, 3);
 
 /**
+ * ukd_log_errno() - for program code: log @fmt at @level with errno set to
+ * -@err, so that "%m" names the error, and return @err (negative), so that
+ * a caller logs and fails in one statement, once, where it decides:
+ *
+ *	if (r < 0)
+ *		return ukd_log_errno(LOG_ERR, r, "cannot serve %s: %m", name);
+ *
+ * Libraries do not call it: they return -errno and stay silent.
+ */
+int ukd_log_errno(int level, int err, const char *fmt, ...) _printf_(3, 4);
+
+/**
  * ukd_log_stderr() - a ready-made hook for daemons and tools: one line per
  * message on stderr, prefixed with "<N>" when stderr is the journal
  * ($JOURNAL_STREAM), so journald keeps the level.

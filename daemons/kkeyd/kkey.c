@@ -285,3 +285,19 @@ void kkey_free(struct kkey *k)
 	ukd_recorder_free(k->rec);
 	free(k);
 }
+
+void kkey_reconfigure(struct kkey *k, const struct kkey_config *cfg)
+{
+	if (k->cfg.velocity != cfg->velocity)
+		ukd_log(LOG_INFO, "velocity: %u -> %u", k->cfg.velocity, cfg->velocity);
+	if (k->cfg.slowdown != cfg->slowdown)
+		ukd_log(LOG_INFO, "slowdown: %u -> %u", k->cfg.slowdown, cfg->slowdown);
+	if (k->cfg.channel != cfg->channel)
+		ukd_log(LOG_INFO, "channel: %u -> %u", k->cfg.channel + 1u, cfg->channel + 1u);
+	if (k->cfg.keep != cfg->keep)
+		ukd_log(LOG_INFO, "keep: %s", cfg->keep ? "yes" : "no");
+	k->cfg.velocity = cfg->velocity;
+	k->cfg.slowdown = cfg->slowdown;
+	k->cfg.channel = cfg->channel;
+	k->cfg.keep = cfg->keep;
+}

@@ -43,3 +43,10 @@ int kkey_new(struct kkey **ret, const struct kkey_config *cfg);
 
 /** kkey_free() - accepts NULL; the nodes must no longer be served. */
 void kkey_free(struct kkey *k);
+
+/**
+ * kkey_reconfigure() - take @cfg's velocity, slowdown, channel and keep
+ * (a reload); the recording is kept. Capacity and mode stay as they were
+ * (the caller says they need a restart). Logs each change.
+ */
+void kkey_reconfigure(struct kkey *k, const struct kkey_config *cfg);

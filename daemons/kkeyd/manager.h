@@ -13,10 +13,13 @@ struct manager {
 	struct kkey *kkey;
 	struct ukd_front *front;
 	enum ukd_front_kind kind;
-	const struct kkeyd_options *options;  /* borrowed from main */
+	struct kkeyd_options *options;  /* main's; a reload updates what it changes */
+	int argc;                       /* the command line, read again on reload */
+	char **argv;
 };
 
-int manager_new(struct manager **ret, const struct kkeyd_options *o);
+/* Build the loop and the device; @o, @argv are borrowed from main. Silent: returns -errno. */
+int manager_new(struct manager **ret, struct kkeyd_options *o, int argc, char **argv);
 /* Serve the nodes. Logs why on failure; returns -errno. */
 int manager_start(struct manager *m);
 int manager_run(struct manager *m);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "config.h"
 #include "front.h"
 #include "kkey.h"
 
@@ -24,4 +25,12 @@ struct kkeyd_options {
  */
 int kkeyd_options_parse(struct kkeyd_options *o, int argc, char **argv);
 
+/**
+ * kkeyd_options_reload() - the same for a running daemon (SIGHUP): @o gets
+ * defaults, the config file read again, and argv over it.
+ * Returns 0, or -errno after logging why (the caller keeps its settings).
+ */
+int kkeyd_options_reload(struct kkeyd_options *o, int argc, char **argv);
+
+/** kkeyd_options_done() - free and zero @o; accepts a zeroed @o. */
 void kkeyd_options_done(struct kkeyd_options *o);

@@ -179,12 +179,9 @@ static int ioctl_set_seed(struct ukd_file *file, const struct kprng_seed *s)
 		return r;
 	f->deterministic = true;
 	if (s->flags & KPRNG_SCOPE_DEVICE) {
-		r = ukd_prng_mix_discard(k->mix);
+		r = kprng_set_seed(k, s->seed);
 		if (r < 0)
 			return r;
-		memcpy(k->key, s->seed, UKD_PRNG_KEY_SIZE);
-		k->deterministic = true;
-		k->stats.key_changes++;
 		ukd_log(LOG_INFO, "%s: seeded by ioctl; later opens are reproducible", k->node.name);
 	}
 	return 0;
@@ -204,7 +201,7 @@ static int ioctl_set_generator(struct ukd_file *file, const struct kprng_generat
 	if (r < 0)
 		return r;
 	if (g->flags & KPRNG_SCOPE_DEVICE) {
-		k->generator = (enum ukd_prng_kind)g->generator;
+		(void)kprng_set_generator(k, (enum ukd_prng_kind)g->generator);
 		ukd_log(LOG_INFO, "%s: generator for later opens: %s", k->node.name,
 			ukd_prng_kind_to_string(k->generator));
 	}
@@ -223,16 +220,9 @@ static int ioctl_reseed(struct ukd_file *file, uint32_t flags)
 	if ((flags & KPRNG_SCOPE_DEVICE) && !file_writable(file))
 		return -EPERM;
 	if (flags & KPRNG_SCOPE_DEVICE) {
-		/* Pending writes are folded in, not lost: they cannot hurt. */
-		r = ukd_prng_getrandom(key, sizeof(key), true);
-		if (r >= 0)
-			r = ukd_prng_mix_fold(k->mix, k->key);
-		if (r >= 0)
-			r = ukd_prng_derive_key(k->key, UKD_PRNG_OPEN_TAG, k->key, key);
+		r = kprng_set_seed(k, NULL);
 		if (r < 0)
-			goto out;
-		k->deterministic = false;
-		k->stats.key_changes++;
+			return r;
 		ukd_log(LOG_INFO, "%s: reseeded from getrandom", k->node.name);
 	}
 	r = stream_key(k, false, key);
@@ -240,7 +230,6 @@ static int ioctl_reseed(struct ukd_file *file, uint32_t flags)
 		r = file_restart(k, f, ukd_prng_get_kind(f->prng), key);
 	if (r >= 0)
 		f->deterministic = false;
-out:
 	OPENSSL_cleanse(key, sizeof(key));
 	return r;
 }
@@ -350,6 +339,42 @@ int kprng_new(struct kprng **ret, const struct kprng_config *cfg)
 			return r;
 	}
 	*ret = TAKE_PTR(k);
+	return 0;
+}
+
+int kprng_set_seed(struct kprng *k, const uint8_t seed[UKD_PRNG_KEY_SIZE])
+{
+	uint8_t fresh[UKD_PRNG_KEY_SIZE];
+	int r;
+
+	if (seed) {
+		r = ukd_prng_mix_discard(k->mix);
+		if (r < 0)
+			return r;
+		memcpy(k->key, seed, UKD_PRNG_KEY_SIZE);
+		k->deterministic = true;
+		k->stats.key_changes++;
+		return 0;
+	}
+	/* Pending writes are folded in, not lost: they cannot hurt. */
+	r = ukd_prng_getrandom(fresh, sizeof(fresh), true);
+	if (r >= 0)
+		r = ukd_prng_mix_fold(k->mix, k->key);
+	if (r >= 0)
+		r = ukd_prng_derive_key(k->key, UKD_PRNG_OPEN_TAG, k->key, fresh);
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	if (r < 0)
+		return r;
+	k->deterministic = false;
+	k->stats.key_changes++;
+	return 0;
+}
+
+int kprng_set_generator(struct kprng *k, enum ukd_prng_kind kind)
+{
+	if ((unsigned int)kind >= _UKD_PRNG_KIND_MAX)
+		return -EINVAL;
+	k->generator = kind;
 	return 0;
 }
 

@@ -42,6 +42,17 @@ struct kprng {
  */
 int kprng_new(struct kprng **ret, const struct kprng_config *cfg);
 
+/**
+ * kprng_set_seed() - the device key for later opens: @seed (deterministic:
+ * every later open reads the same stream) or, with NULL, a fresh key from
+ * getrandom(2). Bytes written but not yet folded in are dropped with a
+ * seed and folded into a random key. Returns 0 or -errno.
+ */
+int kprng_set_seed(struct kprng *k, const uint8_t seed[UKD_PRNG_KEY_SIZE]);
+
+/** kprng_set_generator() - the generator later opens use. 0 or -EINVAL. */
+int kprng_set_generator(struct kprng *k, enum ukd_prng_kind kind);
+
 /** kprng_free() - the node must no longer be served. Accepts NULL. */
 void kprng_free(struct kprng *k);
 

@@ -9,15 +9,20 @@
 #include "options.h"
 
 struct manager {
-	const struct kprngd_options *options;
+	struct kprngd_options *options;  /* main's; a reload updates what it changes */
+	int argc;                        /* the command line, read again on reload */
+	char **argv;
 	sd_event *event;
 	struct kprng *kprng;
 	struct ukd_front *front;
 	enum ukd_front_kind kind;
 };
 
-/** manager_new() - loop with SIGTERM/SIGINT, and the device. Returns 0 or -errno. */
-int manager_new(struct manager **ret, const struct kprngd_options *o);
+/**
+ * manager_new() - loop with SIGTERM/SIGINT (stop) and SIGHUP (reload), and
+ * the device; @o and @argv are borrowed from main. Returns 0 or -errno.
+ */
+int manager_new(struct manager **ret, struct kprngd_options *o, int argc, char **argv);
 /** manager_start() - serve the node; logs why it cannot. Returns 0 or -errno. */
 int manager_start(struct manager *m);
 /** manager_run() - READY=1, then the loop until a signal or an unmount. */

@@ -1,134 +1,84 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Options: every setting has one name, used both as the config-file key
- * ([kprngd] section, parsed by libinih) and by the command line, which is
- * applied after the file so that it wins.
+ * kprngd's settings through lib/config.h: every setting has one name, the
+ * config-file key ([kprngd] section) and the long option alike; the
+ * command line is applied after the file, so that it wins.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <ini.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "log.h"
 #include "options.h"
 
-static int set_string(char **dst, const char *value)
-{
-	char *s = strdup(value);
+static const struct ukd_option options[] = {
+	{ .name = "cuse", .flag_key = "frontend", .flag_value = "cuse" },
+	{ .name = "fuse", .arg = UKD_ARG_OPTIONAL, .key = "mountpoint",
+	  .flag_key = "frontend", .flag_value = "fuse" },
+	{ .name = "generator", .short_name = 'g', .arg = UKD_ARG_REQUIRED, .key = "generator" },
+	{ .name = "seed", .short_name = 's', .arg = UKD_ARG_REQUIRED, .key = "seed" },
+	{ .name = "name", .arg = UKD_ARG_REQUIRED, .key = "name" },
+	{ .name = "mode", .arg = UKD_ARG_REQUIRED, .key = "mode" },
+	{ .name = "helper", .arg = UKD_ARG_REQUIRED, .key = "helper" },
+	{ .name = "verbose", .short_name = 'v', .flag_key = "verbose", .flag_value = "yes" },
+	{}
+};
 
-	if (!s)
-		return -ENOMEM;
-	free(*dst);
-	*dst = s;
-	return 0;
-}
-
-/* One setting from either source. Returns 0 or -EINVAL (after a message). */
-static int options_set(struct kprngd_options *o, const char *key, const char *value,
-		       const char *where)
+/* One setting from either source. */
+static int set(struct ukd_config *cfg, const char *key, const char *value)
 {
+	struct kprngd_options *o = cfg->userdata;
+	bool b;
 	int r;
 
 	if (!strcmp(key, "frontend")) {
 		r = ukd_front_kind_from_string(value);
 		if (r < 0)
-			goto bad;
+			return ukd_config_fail(cfg, "expected auto, cuse or fuse");
 		o->frontend = (enum ukd_front_kind)r;
-	} else if (!strcmp(key, "mountpoint")) {
-		if (!value[0])
-			goto bad;
-		if (set_string(&o->mountpoint, value) < 0)
-			return -ENOMEM;
-	} else if (!strcmp(key, "name")) {
+		return 0;
+	}
+	if (!strcmp(key, "mountpoint"))
+		return ukd_config_string(cfg, value, &o->mountpoint);
+	if (!strcmp(key, "name")) {
 		if (!ukd_chardev_name_valid(value))
-			goto bad;
-		if (set_string(&o->name, value) < 0)
-			return -ENOMEM;
-	} else if (!strcmp(key, "generator")) {
+			return ukd_config_fail(cfg, "expected a node name (letters, digits, '-', '_')");
+		return ukd_config_string(cfg, value, &o->name);
+	}
+	if (!strcmp(key, "generator")) {
 		r = ukd_prng_kind_from_string(value);
 		if (r < 0)
-			goto bad;
+			return ukd_config_fail(cfg, "expected chacha20 or xoshiro");
 		o->dev.generator = (enum ukd_prng_kind)r;
-	} else if (!strcmp(key, "seed")) {
+		return 0;
+	}
+	if (!strcmp(key, "seed")) {
 		if (!strcmp(value, "random") || !value[0]) {
 			o->dev.deterministic = false;
-		} else {
-			if (ukd_prng_seed_parse(value, o->dev.seed) < 0)
-				goto bad;
-			o->dev.deterministic = true;
+			return 0;
 		}
-	} else if (!strcmp(key, "helper")) {
-		if (!strcmp(value, "auto"))
+		if (ukd_prng_seed_parse(value, o->dev.seed) < 0)
+			return ukd_config_fail(cfg, "expected \"random\", an integer < 2^64 or 64 hex digits");
+		o->dev.deterministic = true;
+		return 0;
+	}
+	if (!strcmp(key, "helper")) {
+		if (!strcmp(value, "auto")) {
 			o->helper = -1;
-		else if (!strcmp(value, "yes") || !strcmp(value, "true"))
-			o->helper = 1;
-		else if (!strcmp(value, "no") || !strcmp(value, "false"))
-			o->helper = 0;
-		else
-			goto bad;
-	} else if (!strcmp(key, "mode")) {
-		char *end;
-		unsigned long m;
-
-		errno = 0;
-		m = strtoul(value, &end, 8);
-		if (errno || end == value || *end || m > 07777)
-			goto bad;
-		o->dev.mode = (mode_t)m;
-	} else {
-		fprintf(stderr, "kprngd: %s: unknown setting \"%s\"\n", where, key);
-		return -EINVAL;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "kprngd: %s: invalid %s \"%s\" (see kprngd --help)\n", where, key, value);
-	return -EINVAL;
-}
-
-struct ini_ctx {
-	struct kprngd_options *o;
-	const char *path;
-	int r;
-};
-
-static int config_line(void *user, const char *section, const char *key, const char *value)
-{
-	struct ini_ctx *c = user;
-	int r;
-
-	if (strcmp(section, "kprngd")) {
-		fprintf(stderr, "kprngd: %s: unknown section [%s]\n", c->path, section);
-		c->r = -EINVAL;
+			return 0;
+		}
+		if (ukd_parse_bool(value, &b) < 0)
+			return ukd_config_fail(cfg, "expected auto or a boolean (" UKD_BOOL_WORDS ")");
+		o->helper = b;
 		return 0;
 	}
-	r = options_set(c->o, key, value, c->path);
-	if (r < 0 && c->r == 0)
-		c->r = r;
-	return r < 0 ? 0 : 1;
-}
-
-static int load_config(struct kprngd_options *o, const char *path, bool required)
-{
-	struct ini_ctx c = { .o = o, .path = path };
-	int r;
-
-	if (!required && access(path, F_OK) < 0)
-		return 0;
-	r = ini_parse(path, config_line, &c);
-	if (r == -1) {
-		fprintf(stderr, "kprngd: cannot read %s: %m\n", path);
-		return -EINVAL;
-	}
-	if (c.r < 0)
-		return c.r;
-	if (r != 0) {
-		fprintf(stderr, "kprngd: %s:%d: syntax error\n", path, r);
-		return -EINVAL;
-	}
-	return 0;
+	if (!strcmp(key, "mode"))
+		return ukd_config_mode(cfg, value, &o->dev.mode);
+	if (!strcmp(key, "verbose"))
+		return ukd_config_bool(cfg, value, &o->verbose);
+	return -ENOENT;
 }
 
 static void help(void)
@@ -156,7 +106,7 @@ static void help(void)
 	       "      --name NAME       node name (default kprng)\n"
 	       "      --mode OCTAL      node permissions (default 0666); changing the\n"
 	       "                        device by ioctl needs a file open for writing\n"
-	       "      --helper WHEN     auto (default: yes with 2+ CPUs), yes or no: a\n"
+	       "      --helper WHEN     auto (default: yes with 2+ CPUs), or a boolean: a\n"
 	       "                        read-ahead thread generates the next chacha20 read\n"
 	       "                        of 64 KiB or more while the current one is sent\n"
 	       "  -v, --verbose         debug logging\n"
@@ -164,7 +114,11 @@ static void help(void)
 	       "  -V, --version         version\n"
 	       "\n"
 	       "Config file (INI): a [kprngd] section with the keys frontend (auto, cuse,\n"
-	       "fuse), mountpoint, generator, seed, name, mode, helper.\n"
+	       "fuse), mountpoint, generator, seed, name, mode, helper, verbose; each\n"
+	       "as the option of the same name. Booleans: " UKD_BOOL_WORDS ".\n"
+	       "SIGHUP reads the file again: generator and seed apply to later opens\n"
+	       "(a seed only when the file's seed changed, so that a seed set by ioctl\n"
+	       "stays); the other keys need a restart.\n"
 	       "\n"
 	       "Writing to the node mixes the bytes into the device key (SHA-256); the\n"
 	       "change applies to open(2)s after the write. Control with kprngctl(1).\n"
@@ -172,130 +126,75 @@ static void help(void)
 	       "Full documentation: docs/kprngd.md.\n");
 }
 
-enum {
-	OPT_CUSE = 0x100,
-	OPT_FUSE,
-	OPT_NAME,
-	OPT_MODE,
-	OPT_HELPER,
-};
-
-int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv)
+/* Defaults, the file, the command line. Returns what ukd_config_parse()
+ * does, with @error saying why when it fails. */
+static int parse(struct kprngd_options *o, int argc, char **argv, char *error, size_t size)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "cuse", no_argument, NULL, OPT_CUSE },
-		{ "fuse", optional_argument, NULL, OPT_FUSE },
-		{ "generator", required_argument, NULL, 'g' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "name", required_argument, NULL, OPT_NAME },
-		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "helper", required_argument, NULL, OPT_HELPER },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{}
+	struct ukd_config cfg = {
+		.program = "kprngd",
+		.default_path = KPRNGD_CONFIG_DEFAULT,
+		.options = options,
+		.set = set,
+		.userdata = o,
 	};
-	/* Command-line settings, applied after the config file. */
-	struct { const char *key, *value; } set[32];
-	size_t n_set = 0;
-	const char *config = NULL;
-	bool fuse_wants_dir = false;
-	int c, r;
+	cpu_set_t cpus;
+	int r;
 
-	memset(o, 0, sizeof(*o));
+	kprngd_options_done(o);
 	o->frontend = UKD_FRONT_AUTO;
 	o->dev.generator = UKD_PRNG_CHACHA20;
 	o->dev.mode = 0666;
 	o->helper = -1;
-	if (set_string(&o->mountpoint, KPRNGD_MOUNTPOINT_DEFAULT) < 0 ||
-	    set_string(&o->name, "kprng") < 0)
+	o->mountpoint = strdup(KPRNGD_MOUNTPOINT_DEFAULT);
+	o->name = strdup("kprng");
+	if (!o->mountpoint || !o->name)
 		return -ENOMEM;
-
-#define CLI_SET(k, v)                                                   \
-	do {                                                            \
-		if (n_set == UKD_ARRAY_SIZE(set)) {                     \
-			fprintf(stderr, "kprngd: too many options\n");  \
-			return -EINVAL;                                 \
-		}                                                       \
-		set[n_set].key = (k);                                   \
-		set[n_set++].value = (v);                               \
-	} while (0)
-
-	while ((c = getopt_long(argc, argv, "c:g:s:vhV", longopts, NULL)) >= 0) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case OPT_CUSE:
-			CLI_SET("frontend", "cuse");
-			fuse_wants_dir = false;
-			break;
-		case OPT_FUSE:
-			CLI_SET("frontend", "fuse");
-			if (optarg)
-				CLI_SET("mountpoint", optarg);
-			fuse_wants_dir = !optarg;
-			break;
-		case 'g':
-			CLI_SET("generator", optarg);
-			break;
-		case 's':
-			CLI_SET("seed", optarg);
-			break;
-		case OPT_NAME:
-			CLI_SET("name", optarg);
-			break;
-		case OPT_MODE:
-			CLI_SET("mode", optarg);
-			break;
-		case OPT_HELPER:
-			CLI_SET("helper", optarg);
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf("kprngd %s\n", UKD_VERSION);
-			return 0;
-		default:
-			fprintf(stderr, "Try 'kprngd --help'.\n");
-			return -EINVAL;
-		}
-	}
-	/* "--fuse DIR": getopt only takes "--fuse=DIR" as the optional argument. */
-	if (optind < argc && fuse_wants_dir)
-		CLI_SET("mountpoint", argv[optind++]);
-	if (optind < argc) {
-		fprintf(stderr, "kprngd: unexpected argument \"%s\"\nTry 'kprngd --help'.\n",
-			argv[optind]);
-		return -EINVAL;
-	}
-#undef CLI_SET
-
-	r = load_config(o, config ? config : KPRNGD_CONFIG_DEFAULT, config != NULL);
-	if (r < 0)
+	r = ukd_config_parse(&cfg, argc, argv);
+	ukd_config_done(&cfg);
+	if (r < 0) {
+		snprintf(error, size, "%s", r == -EINVAL ? cfg.error : strerror(-r));
 		return r;
-	for (size_t i = 0; i < n_set; i++) {
-		r = options_set(o, set[i].key, set[i].value, "command line");
-		if (r < 0)
-			return r;
 	}
 	o->dev.name = o->name;
 	/* A helper thread can only pay with a second CPU to run on. */
-	{
-		cpu_set_t cpus;
+	if (o->helper < 0)
+		o->dev.helper = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) >= 2;
+	else
+		o->dev.helper = o->helper;
+	return r;
+}
 
-		if (o->helper < 0)
-			o->dev.helper = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 &&
-					CPU_COUNT(&cpus) >= 2;
-		else
-			o->dev.helper = o->helper;
+int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv)
+{
+	char error[sizeof(((struct ukd_config *)0)->error)];
+	int r = parse(o, argc, argv, error, sizeof(error));
+
+	switch (r) {
+	case UKD_CONFIG_HELP:
+		help();
+		return 0;
+	case UKD_CONFIG_VERSION:
+		printf("kprngd %s\n", UKD_VERSION);
+		return 0;
+	case UKD_CONFIG_RUN:
+		return 1;
+	case -EINVAL:
+		fprintf(stderr, "kprngd: %s\nTry 'kprngd --help'.\n", error);
+		return r;
+	default:
+		fprintf(stderr, "kprngd: %s\n", error);
+		return r;
 	}
-	return 1;
+}
+
+int kprngd_options_reload(struct kprngd_options *o, int argc, char **argv)
+{
+	char error[sizeof(((struct ukd_config *)0)->error)];
+	int r = parse(o, argc, argv, error, sizeof(error));
+
+	if (r < 0)
+		return ukd_log_errno(LOG_ERR, r, "reload: %s; keeping the running settings", error);
+	return 0;
 }
 
 void kprngd_options_done(struct kprngd_options *o)

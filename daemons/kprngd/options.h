@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "config.h"
 #include "device.h"
 #include "front.h"
 
@@ -23,8 +24,16 @@ struct kprngd_options {
  * kprngd_options_parse() - defaults, then the config file, then the command
  * line. Prints usage errors itself (this is program code).
  * Returns 1: run; 0: --help/--version done; -EINVAL: usage or config error.
- * Call kprngd_options_done() in every case.
+ * Start from a zeroed @o; call kprngd_options_done() in every case.
  */
 int kprngd_options_parse(struct kprngd_options *o, int argc, char **argv);
 
+/**
+ * kprngd_options_reload() - the same for a running daemon (SIGHUP), silent
+ * but for one log line on failure. Returns 0 or -errno (the caller keeps
+ * its settings).
+ */
+int kprngd_options_reload(struct kprngd_options *o, int argc, char **argv);
+
+/** kprngd_options_done() - free and zero @o; accepts a zeroed @o. */
 void kprngd_options_done(struct kprngd_options *o);

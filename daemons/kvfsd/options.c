@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "image.h"
 #include "log.h"
 
@@ -32,6 +33,7 @@ enum {
 	KEY_POLL,
 	KEY_IMAGE,
 	KEY_COMMIT,
+	_KEY_MAX
 };
 
 static const struct fuse_opt kvfs_opts[] = {
@@ -41,6 +43,7 @@ static const struct fuse_opt kvfs_opts[] = {
 	FUSE_OPT_KEY("negative_dentries=", KEY_NEGATIVE),
 	FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
 	FUSE_OPT_KEY("direct_io", KEY_DIRECT_IO),
+	FUSE_OPT_KEY("direct_io=", KEY_DIRECT_IO),
 	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
 	FUSE_OPT_KEY("mode=", KEY_MODE),
 	FUSE_OPT_KEY("uid=", KEY_UID),
@@ -80,7 +83,7 @@ static const char usage[] =
 "  -o timeout=SECONDS     how long the kernel caches names and attributes.\n"
 "                         kvfsd is the only writer, so long is safe.\n"
 "                         Default: 86400\n"
-"  -o direct_io           bypass the kernel page cache for file data: faster\n"
+"  -o direct_io[=BOOL]    bypass the kernel page cache for file data: faster\n"
 "                         large sequential I/O, but no shared writable mmap(2)\n"
 "  -o readahead=KiB       set the mount's read-ahead (needs root). Default:\n"
 "                         1024, the size of one FUSE read request\n"
@@ -105,6 +108,7 @@ static const char usage[] =
 "  -o allow_other         let other users use the mount (root, or\n"
 "                         user_allow_other in /etc/fuse.conf)\n"
 "  Permissions are always checked by the kernel (default_permissions).\n"
+"  Booleans: " UKD_BOOL_WORDS ", any case.\n"
 "\n"
 "Durability with image= (without it nothing is durable):\n"
 "  fsync, fdatasync (any file)   commit the whole tree before returning\n"
@@ -175,116 +179,110 @@ static int parse_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
-static int parse_u64(const char *s, uint64_t *ret, int base)
+/* -o SIZE options: bytes with k/m/g/t, or N% of RAM. */
+static int config_size(struct ukd_config *uc, const char *value, uint64_t min, uint64_t max,
+		       uint64_t *ret)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v = 0;
 
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (errno || *end)
-		return -EINVAL;
+	if (parse_size(value, &v) < 0 || v < min || v > max)
+		return ukd_config_fail(uc, "expected a size %" PRIu64 "..%" PRIu64
+				       " bytes (suffix k, m, g, t; or N%% of RAM)", min, max);
 	*ret = v;
 	return 0;
 }
 
-static int kvfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+/* One -o setting; the same typed parsers and messages as the other
+ * daemons' settings (lib/config.h). */
+static int set(struct ukd_config *uc, const char *key, const char *value)
 {
-	struct kvfs_config *cfg = data;
-	const char *v = strchr(arg, '=');
+	struct kvfs_config *cfg = uc->userdata;
 	uint64_t u;
-	int r = 0;
+	int r;
 
-	v = v ? v + 1 : "";
-	switch (key) {
-	case KEY_SIZE:
-		r = parse_size(v, &cfg->mount.size);
-		if (r == 0 && cfg->mount.size < KVFS_PAGE_SIZE)
-			r = -EINVAL;
-		break;
-	case KEY_NR_INODES:
-		r = parse_size(v, &cfg->mount.nr_inodes);
-		if (r == 0 && cfg->mount.nr_inodes < 1)
-			r = -EINVAL;
-		break;
-	case KEY_MAXFILESIZE:
-		r = parse_size(v, &cfg->mount.maxbytes);
-		if (r == 0 && (cfg->mount.maxbytes < 1 || cfg->mount.maxbytes > KVFS_MAXBYTES_DEFAULT))
-			r = -ERANGE;
-		break;
-	case KEY_NEGATIVE:
-		r = parse_u64(v, &cfg->mount.negative_max, 10);
+	if (!strcmp(key, "size"))
+		return config_size(uc, value, KVFS_PAGE_SIZE, UINT64_MAX, &cfg->mount.size);
+	if (!strcmp(key, "nr_inodes"))
+		return config_size(uc, value, 1, UINT64_MAX, &cfg->mount.nr_inodes);
+	if (!strcmp(key, "maxfilesize"))
+		return config_size(uc, value, 1, KVFS_MAXBYTES_DEFAULT, &cfg->mount.maxbytes);
+	if (!strcmp(key, "negative_dentries")) {
 		/* 0 would mean "the default" in struct kvfs_mount_opts. */
-		if (r == 0 && cfg->mount.negative_max == 0)
-			cfg->mount.negative_max = 1;
-		break;
-	case KEY_TIMEOUT: {
+		r = ukd_config_uint(uc, value, 0, UINT64_MAX, &u);
+		if (r == 0)
+			cfg->mount.negative_max = u ? u : 1;
+		return r;
+	}
+	if (!strcmp(key, "timeout")) {
 		char *end;
+		double t;
 
 		errno = 0;
-		cfg->timeout = strtod(v, &end);
-		if (errno || *end || !*v || cfg->timeout < 0)
-			r = -EINVAL;
-		break;
+		t = strtod(value, &end);
+		if (errno || *end || !*value || !(t >= 0))
+			return ukd_config_fail(uc, "expected seconds >= 0 (e.g. 1.5)");
+		cfg->timeout = t;
+		return 0;
 	}
-	case KEY_DIRECT_IO:
-		cfg->direct_io = true;
-		break;
-	case KEY_READAHEAD:
-		r = parse_u64(v, &u, 10);
-		if (r == 0 && (u == 0 || u > 1u << 20))
-			r = -ERANGE;
-		cfg->readahead_kb = (unsigned)u;
-		break;
-	case KEY_MODE:
-		r = parse_u64(v, &u, 8);
-		if (r == 0 && u > 07777)
-			r = -ERANGE;
-		cfg->mount.root_mode = (mode_t)u;
-		break;
-	case KEY_UID:
-		r = parse_u64(v, &u, 10);
-		cfg->mount.root_uid = (uid_t)u;
-		break;
-	case KEY_GID:
-		r = parse_u64(v, &u, 10);
-		cfg->mount.root_gid = (gid_t)u;
-		break;
-	case KEY_THREADS:
-		r = parse_u64(v, &u, 10);
-		if (r == 0 && (u < 1 || u > KVFS_THREADS_MAX))
-			r = -ERANGE;
-		cfg->threads = (unsigned)u;
-		break;
-	case KEY_POLL:
-		r = parse_u64(v, &u, 10);
-		if (r == 0 && u > KVFS_POLL_MAX_US)
-			r = -ERANGE;
-		cfg->poll_us = (unsigned)u;
-		break;
-	case KEY_IMAGE:
-		if (!*v) {
-			r = -EINVAL;
-			break;
-		}
-		free(cfg->image);
-		cfg->image = strdup(v);
-		if (!cfg->image)
-			r = -ENOMEM;
-		break;
-	case KEY_COMMIT:
-		r = parse_u64(v, &u, 10);
-		if (r == 0 && u > 86400)
-			r = -ERANGE;
-		cfg->commit_seconds = (unsigned)u;
-		break;
-	default:
+	if (!strcmp(key, "direct_io"))
+		return ukd_config_bool(uc, value, &cfg->direct_io);
+	if (!strcmp(key, "readahead")) {
+		r = ukd_config_uint(uc, value, 1, 1u << 20, &u);
+		if (r == 0)
+			cfg->readahead_kb = (unsigned)u;
+		return r;
+	}
+	if (!strcmp(key, "mode"))
+		return ukd_config_mode(uc, value, &cfg->mount.root_mode);
+	if (!strcmp(key, "uid") || !strcmp(key, "gid")) {
+		r = ukd_config_uint(uc, value, 0, UINT32_MAX - 1, &u);
+		if (r == 0 && key[0] == 'u')
+			cfg->mount.root_uid = (uid_t)u;
+		else if (r == 0)
+			cfg->mount.root_gid = (gid_t)u;
+		return r;
+	}
+	if (!strcmp(key, "threads")) {
+		r = ukd_config_uint(uc, value, 1, KVFS_THREADS_MAX, &u);
+		if (r == 0)
+			cfg->threads = (unsigned)u;
+		return r;
+	}
+	if (!strcmp(key, "poll")) {
+		r = ukd_config_uint(uc, value, 0, KVFS_POLL_MAX_US, &u);
+		if (r == 0)
+			cfg->poll_us = (unsigned)u;
+		return r;
+	}
+	if (!strcmp(key, "image"))
+		return ukd_config_string(uc, value, &cfg->image);
+	if (!strcmp(key, "commit")) {
+		r = ukd_config_uint(uc, value, 0, 86400, &u);
+		if (r == 0)
+			cfg->commit_seconds = (unsigned)u;
+		return r;
+	}
+	return -ENOENT;
+}
+
+static int kvfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct ukd_config uc = { .program = "kvfsd", .userdata = data };
+	const char *eq = strchr(arg, '=');
+	char name[32];
+	int r;
+
+	if (key < 0 || key >= _KEY_MAX)
 		return 1; /* keep: libfuse's */
+	/* "direct_io" alone means direct_io=yes. */
+	snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
+	r = set(&uc, name, eq ? eq + 1 : "yes");
+	if (r == -ENOMEM) {
+		fprintf(stderr, "kvfsd: out of memory\n");
+		return -1;
 	}
 	if (r < 0) {
-		fprintf(stderr, "kvfsd: invalid option -o %s: %s\n", arg, strerror(-r));
+		fprintf(stderr, "kvfsd: -o %s: %s\n", arg, uc.error[0] ? uc.error : "invalid value");
 		return -1;
 	}
 	return 0;

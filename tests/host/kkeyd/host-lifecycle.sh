@@ -3,7 +3,8 @@
 # Host tier only: kkeyd's command line and life cycle (docs/kkeyd.md,
 # "Command line" and "Config file"): --help/--version, usage errors exit 2,
 # SIGINT stops cleanly like SIGTERM, a config file is read and the command
-# line overrides it, a mount point that is not a directory fails with 1.
+# line overrides it, a mount point that is not a directory fails with 1,
+# SIGHUP reads the file again and keeps the recording.
 # Starts its own kkeyd processes; KKEYD names the binary.
 set -u
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: host tests need root"; exit 77; fi
@@ -86,8 +87,41 @@ fi
 printf '[kkeyd]\nvelocity = loud\n' > "$work/bad.conf"
 timeout 10 "$KKEYD" --fuse "$work/m3" -c "$work/bad.conf" > "$work/out" 2>&1; rc=$?
 expect "a bad config value: exit 2 ($(head -c 80 "$work/out"))" test $rc = 2
+expect "the message names the file, line and key ($(head -c 100 "$work/out"))" \
+	grep -q "bad.conf:2: velocity = loud: expected an integer 1..127" "$work/out"
 timeout 10 "$KKEYD" --fuse "$work/m3" -c "$work/missing.conf" > "$work/out" 2>&1; rc=$?
 expect "an explicit config file that does not exist: exit 2, a config error (got $rc)" test $rc = 2
+
+
+# SIGHUP (systemctl reload): the file is read again, the command line still
+# wins, the recording is kept; a bad file is refused with a log line and the
+# running settings stay.
+wait_log() {  # wait_log PATTERN: bounded wait for a line in kkeyd's log
+	for _ in $(seq 100); do grep -q -- "$1" "$work/log" && return 0; sleep 0.1; done
+	return 1
+}
+printf '[kkeyd]\nvelocity = 40\n' > "$work/r.conf"
+if start "$work/m4" -c "$work/r.conf" --channel 2; then
+	echo 1 > "$work/m4/kkey060"; echo 0 > "$work/m4/kkey060"
+	printf '[kkeyd]\nvelocity = 100\nchannel = 5\n' > "$work/r.conf"
+	kill -HUP "$pid"
+	expect "SIGHUP: kkeyd logs the reload" wait_log "configuration reloaded"
+	echo 1 > "$work/m4/kkey062"; echo 0 > "$work/m4/kkey062"
+	timeout 10 cat "$work/m4/kkey000" > "$work/reload.mid"
+	got=$("$PY" -c '
+import sys, mido
+print(" ".join("%d/%d/%d" % (m.note, m.velocity, m.channel + 1)
+               for m in mido.MidiFile(sys.argv[1]).tracks[0] if m.type == "note_on" and m.velocity))
+' "$work/reload.mid" 2>&1)
+	expect "reload: the recording kept; velocity 40 then 100 from the file, channel 2 from the command line (mido: $got)" \
+		test "$got" = "60/40/2 62/100/2"
+	printf '[kkeyd]\nvelocity = loud\n' > "$work/r.conf"
+	kill -HUP "$pid"
+	expect "a bad file on reload is logged with file and line" wait_log "r.conf:2: velocity = loud"
+	s=$(status_of "$work/m4")
+	expect "and kkeyd keeps running with velocity 100 ($s)" grep -q 'velocity=100' <<<"$s"
+	stop TERM "$work/m4"
+fi
 
 [ $failures = 0 ] && { echo "# PASS"; exit 0; }
 echo "# $failures FAILURE(S)"; exit 1
