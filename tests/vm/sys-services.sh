@@ -25,6 +25,22 @@ printf 'u alice - "kkey player"\nm alice kkey\nu bob - "not a player"\nu carol -
 	>/etc/sysusers.d/vmtest.conf
 vm_check "test users" systemd-sysusers /etc/sysusers.d/vmtest.conf
 as() { _u=$1; shift; timeout 10 setpriv --reuid="$_u" --regid="$_u" --init-groups -- "$@"; }
+# alice_reads NAME: alice reads the recording (which clears it) into
+# /tmp/NAME.mid; prints its notes as "note-on NOTE VELOCITY|...".
+alice_reads() {
+	as alice cat /dev/kkey000 >"/tmp/$1.mid"
+	kkeyctl dump "/tmp/$1.mid" >"/tmp/$1.txt"
+	cat "/tmp/$1.txt" >&2
+	awk '/note-o/ { gsub(/[()]/, ""); printf "%s %s %s|", $3, $6, $8 }' "/tmp/$1.txt"
+}
+# expect_eacces DESCRIPTION USER COMMAND: the shell command fails with EACCES.
+expect_eacces() {
+	_out=$(as "$2" sh -c "$3" 2>&1)
+	case $_out in
+	*"Permission denied"*) vm_ok "$1 (EACCES)" ;;
+	*) vm_fail "$1: expected EACCES, got '$_out'" ;;
+	esac
+}
 
 # systemd-analyze security: printed into the log, fails above the goal.
 for u in kkeyd kprngd; do
@@ -52,36 +68,21 @@ vm_expect_eq "kkeyd runs as user kkeyd" kkeyd "$(ps -o user= -p "$(systemctl sho
 
 vm_check "alice (group kkey) presses and releases C4" \
 	as alice sh -c 'echo 1 >/dev/kkey060 && echo 0 >/dev/kkey060'
-as alice cat /dev/kkey000 >/tmp/first.mid
-kkeyctl dump /tmp/first.mid >/tmp/first.txt; cat /tmp/first.txt
 vm_expect_eq "alice reads the recording: on and off of note 60 at velocity 63" \
-	"note-on 60 63|note-off 60 63|" \
-	"$(awk '/note-o/ { gsub(/[()]/, ""); printf "%s %s %s|", $3, $6, $8 }' /tmp/first.txt)"
-out=$(as bob sh -c 'echo 1 >/dev/kkey060' 2>&1)
-case $out in
-*"Permission denied"*) vm_ok "bob (not in kkey) gets EACCES on write" ;;
-*) vm_fail "bob writing /dev/kkey060: expected EACCES, got '$out'" ;;
-esac
-out=$(as bob cat /dev/kkey000 2>&1 >/dev/null)
-case $out in
-*"Permission denied"*) vm_ok "bob (not in kkey) gets EACCES on read" ;;
-*) vm_fail "bob reading /dev/kkey000: expected EACCES, got '$out'" ;;
-esac
+	"note-on 60 63|note-off 60 63|" "$(alice_reads first)"
+expect_eacces "bob (not in kkey) cannot press" bob 'echo 1 >/dev/kkey060'
+expect_eacces "bob (not in kkey) cannot read" bob 'cat /dev/kkey000 >/dev/null'
 
 # Reload: a new velocity from the config, the recording kept.
 if kkeyd --help | grep -q SIGHUP; then
 	as alice sh -c 'echo 1 >/dev/kkey061 && echo 0 >/dev/kkey061'
 	pid0=$(systemctl show -P MainPID kkeyd)
-	printf '[kkeyd]\nvelocity = 100\n' >/etc/ukd/kkeyd.conf 2>/dev/null ||
-		{ mkdir -p /etc/ukd && printf '[kkeyd]\nvelocity = 100\n' >/etc/ukd/kkeyd.conf; }
+	mkdir -p /etc/ukd && printf '[kkeyd]\nvelocity = 100\n' >/etc/ukd/kkeyd.conf
 	vm_check "systemctl reload kkeyd" timeout 20 systemctl reload kkeyd
 	vm_expect_eq "same kkeyd after reload" "$pid0" "$(systemctl show -P MainPID kkeyd)"
 	as alice sh -c 'echo 1 >/dev/kkey062 && echo 0 >/dev/kkey062'
-	as alice cat /dev/kkey000 >/tmp/reload.mid
-	kkeyctl dump /tmp/reload.mid >/tmp/reload.txt; cat /tmp/reload.txt
 	vm_expect_eq "after reload: the note before it kept (63), the new one at 100" \
-		"note-on 61 63|note-off 61 63|note-on 62 100|note-off 62 100|" \
-		"$(awk '/note-o/ { gsub(/[()]/, ""); printf "%s %s %s|", $3, $6, $8 }' /tmp/reload.txt)"
+		"note-on 61 63|note-off 61 63|note-on 62 100|note-off 62 100|" "$(alice_reads reload)"
 	rm -f /etc/ukd/kkeyd.conf
 else
 	echo "VMTEST-SKIP: reload: this kkeyd has no SIGHUP reload yet"
@@ -117,11 +118,7 @@ timeout 20 udevadm settle
 vm_expect_eq "/dev/kprng: char device root:kprng 0664" "c kprng 664" \
 	"$([ -c /dev/kprng ] && echo c) $(stat -c '%G %a' /dev/kprng)"
 vm_expect_eq "bob (anyone) reads 4096 bytes" 4096 "$(as bob head -c 4096 /dev/kprng | wc -c)"
-out=$(as bob sh -c 'echo x >/dev/kprng' 2>&1)
-case $out in
-*"Permission denied"*) vm_ok "bob (not in kprng) cannot write or seed the device (EACCES)" ;;
-*) vm_fail "bob writing /dev/kprng: expected EACCES, got '$out'" ;;
-esac
+expect_eacces "bob (not in kprng) cannot open it for writing, so cannot seed it" bob 'echo x >/dev/kprng'
 vm_check "carol (group kprng) seeds the device" as carol kprngctl seed 42
 a=$(as bob head -c 32 /dev/kprng | od -An -tx1 | tr -d ' \n')
 b=$(as bob head -c 32 /dev/kprng | od -An -tx1 | tr -d ' \n')

@@ -314,6 +314,24 @@ class Flavour:
     def qemu_args(self, test, hdr, shell=False):
         raise NotImplementedError
 
+    def qemu_command(self, hdr, append, initrd, extra=()):
+        """The qemu command line every flavour shares: Debian's kernel (the
+        ELF vmlinux through qboot when we have it), @initrd, the kernel
+        command line @append plus the test's vm-append, isa-debug-exit for
+        the status, the test's vm-qemu last so it can override."""
+        ctx = self.ctx
+        append = list(append) + hdr.get("append", "").split()
+        kernel = ctx.vmlinux or ctx.kernel.vmlinuz
+        args = [QEMU, "-machine", "pc", "-m", hdr["mem"], "-smp", hdr["smp"],
+                "-nographic", "-no-reboot", "-net", "none",
+                "-kernel", kernel, "-initrd", initrd, "-append", " ".join(append),
+                *extra, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+        if ctx.vmlinux and os.path.exists(QBOOT):
+            args += ["-bios", QBOOT]
+        args += ctx.accel_args()
+        args += shlex.split(hdr.get("qemu", ""))
+        return args
+
 
 class InitramfsFlavour(Flavour):
     """busybox as PID 1, everything in an initramfs; ~6-9 s per boot."""
@@ -413,17 +431,7 @@ class InitramfsFlavour(Flavour):
             append.append("ukd.shell=1")
         if hdr.get("trace") == "1":
             append.append("ukd.trace=1")
-        append += hdr.get("append", "").split()
-        kernel = ctx.vmlinux or ctx.kernel.vmlinuz
-        args = [QEMU, "-machine", "pc", "-m", hdr["mem"], "-smp", hdr["smp"],
-                "-nographic", "-no-reboot", "-net", "none",
-                "-kernel", kernel, "-initrd", art["initrd"], "-append", " ".join(append),
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-        if ctx.vmlinux and os.path.exists(QBOOT):
-            args += ["-bios", QBOOT]
-        args += ctx.accel_args()
-        args += shlex.split(hdr.get("qemu", ""))
-        return args
+        return self.qemu_command(hdr, append, art["initrd"])
 
 
 class DebianFlavour(Flavour):
@@ -647,18 +655,9 @@ class DebianFlavour(Flavour):
             append += ["systemd.run=/usr/local/libexec/ukd-vmtest",
                        "systemd.run_success_action=poweroff-force",
                        "systemd.run_failure_action=poweroff-force"]
-        append += hdr.get("append", "").split()
-        kernel = ctx.vmlinux or ctx.kernel.vmlinuz
-        args = [QEMU, "-machine", "pc", "-m", hdr["mem"], "-smp", hdr["smp"],
-                "-nographic", "-no-reboot", "-net", "none",
-                "-kernel", kernel, "-initrd", art["initrd"], "-append", " ".join(append),
-                "-drive", f"file={art['root']},format=raw,if=virtio,snapshot=on",
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-        if ctx.vmlinux and os.path.exists(QBOOT):
-            args += ["-bios", QBOOT]
-        args += ctx.accel_args()
-        args += shlex.split(hdr.get("qemu", ""))
-        return args
+        # snapshot=on: the guest's writes go to a temporary overlay.
+        return self.qemu_command(hdr, append, art["initrd"], [
+            "-drive", f"file={art['root']},format=raw,if=virtio,snapshot=on"])
 
 
 FLAVOURS = {f.name: f for f in (InitramfsFlavour, DebianFlavour)}
