@@ -36,3 +36,17 @@ int ukd_chardev_ioctl_check(unsigned int cmd, size_t in_size, size_t out_size)
 		return -EINVAL;
 	return 0;
 }
+
+int ukd_chardev_check_devs(struct ukd_chardev *const *devs, size_t n_devs)
+{
+	if (!devs || n_devs == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n_devs; i++) {
+		if (!devs[i] || !devs[i]->ops || !ukd_chardev_name_valid(devs[i]->name))
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(devs[i]->name, devs[j]->name))
+				return -EEXIST;
+	}
+	return 0;
+}

@@ -108,6 +108,14 @@ void ukd_chardev_wake(struct ukd_chardev *dev);
 bool ukd_chardev_name_valid(const char *name);
 
 /**
+ * ukd_chardev_check_devs() - can @devs be served together? Each of the
+ * @n_devs nodes must have ops and a ukd_chardev_name_valid() name.
+ * Returns 0, -EINVAL (no nodes, a NULL node, no ops, a bad name) or -EEXIST
+ * (two nodes with one name).
+ */
+int ukd_chardev_check_devs(struct ukd_chardev *const *devs, size_t n_devs);
+
+/**
  * ukd_chardev_ioctl_check() - front-end helper: validate a restricted ioctl.
  * @cmd: the command as the caller passed it.
  * @in_size/@out_size: the buffer sizes the kernel provided.

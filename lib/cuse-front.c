@@ -40,7 +40,7 @@
  *
  * ioctl: restricted only (no CUSE_UNRESTRICTED_IOCTL): the kernel copies
  * _IOC_SIZE(cmd) bytes in and/or out according to _IOC_DIR(cmd), and
- * ukd_front_file_ioctl() checks the rest.
+ * ukd_chardev_file_ioctl() checks the rest.
  *
  * Permissions: CUSE cannot pass a mode; the kernel's devtmpfs creates
  * /dev/NAME as root:root 0600. We chmod it to dev->mode once it exists,
@@ -60,6 +60,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "front-internal.h"
 #include "front-request.h"
 #include "log.h"
 
@@ -101,8 +102,8 @@ static void cf_open(fuse_req_t req, struct fuse_file_info *fi)
 	struct ukd_front_open *o;
 	int r;
 
-	o = ukd_front_open_new(&node->opens, node->dev, fi->flags, &r);
-	if (!o) {
+	r = ukd_front_open_new(&o, &node->opens, node->dev, fi->flags);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -185,7 +186,7 @@ static int cuse_node_io(sd_event_source *s, int fd, uint32_t revents, void *user
 		/* 0: the kernel aborted the connection (ENODEV); the node
 		 * is gone. CUSE connections are not in fusectl, so nobody
 		 * outside can do this; it would be a kernel-side failure. */
-		ukd_log(LOG_ERR, "/dev/%s: CUSE connection ended (%s)", node->dev->name,
+		ukd_log(LOG_DEBUG, "/dev/%s: CUSE connection ended (%s)", node->dev->name,
 			r == 0 ? "aborted" : strerror(-r));
 		sd_event_source_set_enabled(s, SD_EVENT_OFF);
 		return sd_event_exit(sd_event_source_get_event(s), r == 0 ? -ENODEV : r);
@@ -233,22 +234,23 @@ static void cuse_node_chmod(struct cuse_node *node)
 		ukd_log(LOG_DEBUG, "%s: chmod %04o: %m", path, (unsigned int)(node->dev->mode & 07777));
 }
 
-/* The kernel refused CUSE_INIT's answer: tell why, as far as we can. */
+/* The kernel refused CUSE_INIT's answer: tell why, as far as we can, in
+ * the error returned; the debug lines add the detail (lib/README.md: the
+ * daemon logs the failure once, in its own words). */
 static int cuse_refusal(const struct ukd_front_config *cfg, struct cuse_node *node)
 {
 	dev_t devt;
 
 	if (cuse_sysfs_devt(node->dev->name, &devt) == 0) {
-		/* Debug only: the caller says it once, in its own words. */
 		ukd_log(LOG_DEBUG, "/dev/%s: name already taken by another CUSE device (%u:%u)",
 			node->dev->name, major(devt), minor(devt));
 		return -EEXIST;
 	}
 	if (cfg->major) {
-		ukd_log(LOG_ERR, "/dev/%s: major %u is not free", node->dev->name, cfg->major);
+		ukd_log(LOG_DEBUG, "/dev/%s: major %u is not free", node->dev->name, cfg->major);
 		return -EBUSY;
 	}
-	ukd_log(LOG_ERR, "/dev/%s: the kernel refused the CUSE device", node->dev->name);
+	ukd_log(LOG_DEBUG, "/dev/%s: the kernel refused the CUSE device", node->dev->name);
 	return -EIO;
 }
 
@@ -312,7 +314,7 @@ static int cuse_node_start(const struct ukd_front_config *cfg, struct cuse_node 
 				strerror(-r));
 			return -ENODEV;
 		}
-		ukd_log(LOG_ERR, "%s: cannot open: %s", CUSE_DEVICE, strerror(-r));
+		ukd_log(LOG_DEBUG, "%s: cannot open: %s", CUSE_DEVICE, strerror(-r));
 		return r;
 	}
 

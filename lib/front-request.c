@@ -3,21 +3,19 @@
 #include <stdlib.h>
 
 #include "front-request.h"
-#include "log.h"
 
-struct ukd_front_open *ukd_front_open_new(struct ukd_front_open **head, struct ukd_chardev *dev,
-					  int flags, int *err)
+int ukd_front_open_new(struct ukd_front_open **ret, struct ukd_front_open **head,
+		       struct ukd_chardev *dev, int flags)
 {
 	struct ukd_front_open *o = calloc(1, sizeof(*o));
+	int r;
 
-	if (!o) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	o->file = ukd_front_file_open(dev, flags, err);
-	if (!o->file) {
+	if (!o)
+		return -ENOMEM;
+	r = ukd_chardev_file_open(&o->file, dev, flags);
+	if (r < 0) {
 		free(o);
-		return NULL;
+		return r;
 	}
 	o->file->front_data = o;
 	o->head = head;
@@ -25,7 +23,8 @@ struct ukd_front_open *ukd_front_open_new(struct ukd_front_open **head, struct u
 	if (o->next)
 		o->next->prev = o;
 	*head = o;
-	return o;
+	*ret = o;
+	return 0;
 }
 
 void ukd_front_open_free(struct ukd_front_open *o)
@@ -40,7 +39,7 @@ void ukd_front_open_free(struct ukd_front_open *o)
 		o->next->prev = o->prev;
 	if (o->ph)
 		fuse_pollhandle_destroy(o->ph);
-	ukd_front_file_release(o->file);
+	ukd_chardev_file_release(o->file);
 	free(o);
 }
 
@@ -124,7 +123,7 @@ void ukd_front_reply_ioctl(fuse_req_t req, struct ukd_front_open *o, unsigned in
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	r = ukd_front_file_ioctl(o->file, cmd, in_buf, in_bufsz, out, out_bufsz);
+	r = ukd_chardev_file_ioctl(o->file, cmd, in_buf, in_bufsz, out, out_bufsz);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -144,7 +143,7 @@ void ukd_front_reply_poll(fuse_req_t req, struct ukd_front_open *o, struct fuse_
 			fuse_pollhandle_destroy(o->ph);
 		o->ph = ph;
 	}
-	fuse_reply_poll(req, ukd_front_file_poll(o->file));
+	fuse_reply_poll(req, ukd_chardev_file_poll(o->file));
 }
 
 void ukd_front_reply_release(fuse_req_t req, struct ukd_front_open *o)

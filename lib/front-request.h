@@ -12,7 +12,7 @@
 
 #include <fuse_lowlevel.h>
 
-#include "front-internal.h"
+#include "chardev-file.h"
 
 /* One open file of a node, on the node's list (for wake-ups). */
 struct ukd_front_open {
@@ -23,9 +23,9 @@ struct ukd_front_open {
 };
 
 /* Open @dev for a request: the device's open op, then onto @head.
- * Returns NULL with *err = -errno on failure. */
-struct ukd_front_open *ukd_front_open_new(struct ukd_front_open **head, struct ukd_chardev *dev,
-					  int flags, int *err);
+ * Returns 0 and sets *@ret, or -errno with nothing left behind. */
+int ukd_front_open_new(struct ukd_front_open **ret, struct ukd_front_open **head,
+		       struct ukd_chardev *dev, int flags);
 /* Off the list, poll handle dropped, the device's release op. NULL is fine. */
 void ukd_front_open_free(struct ukd_front_open *o);
 /* Free every open file on @head (teardown: the kernel sends no release). */

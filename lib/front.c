@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "front.h"
 #include "front-internal.h"
-#include "log.h"
+#include "macro.h"
+
+/* The dispatcher's handle: which front end, and its own state. */
+struct ukd_front {
+	const struct ukd_front_impl *impl;
+	void *impl_data;
+};
 
 static const char *const kind_names[] = {
 	[UKD_FRONT_CUSE] = "cuse",
@@ -45,20 +51,6 @@ bool ukd_front_cuse_available(void)
 	return true;
 }
 
-int ukd_front_check_devs(struct ukd_chardev *const *devs, size_t n_devs)
-{
-	if (!devs || n_devs == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < n_devs; i++) {
-		if (!devs[i] || !devs[i]->ops || !ukd_chardev_name_valid(devs[i]->name))
-			return -EINVAL;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(devs[i]->name, devs[j]->name))
-				return -EEXIST;
-	}
-	return 0;
-}
-
 int ukd_front_new(struct ukd_front **ret, const struct ukd_front_config *cfg,
 		  struct ukd_chardev *const *devs, size_t n_devs, sd_event *event)
 {
@@ -67,7 +59,7 @@ int ukd_front_new(struct ukd_front **ret, const struct ukd_front_config *cfg,
 
 	if (!ret || !cfg || !event)
 		return -EINVAL;
-	r = ukd_front_check_devs(devs, n_devs);
+	r = ukd_chardev_check_devs(devs, n_devs);
 	if (r < 0)
 		return r;
 	front = calloc(1, sizeof(*front));
@@ -94,58 +86,4 @@ void ukd_front_free(struct ukd_front *front)
 		return;
 	front->impl->free(front->impl_data);
 	free(front);
-}
-
-struct ukd_file *ukd_front_file_open(struct ukd_chardev *dev, int flags, int *err)
-{
-	struct ukd_file *file = calloc(1, sizeof(*file));
-	int r = 0;
-
-	if (!file) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	file->dev = dev;
-	file->flags = flags;
-	if (dev->ops->open)
-		r = dev->ops->open(file);
-	if (r < 0) {
-		free(file);
-		*err = r;
-		return NULL;
-	}
-	*err = 0;
-	return file;
-}
-
-void ukd_front_file_release(struct ukd_file *file)
-{
-	if (!file)
-		return;
-	if (file->dev->ops->release)
-		file->dev->ops->release(file);
-	free(file);
-}
-
-int ukd_front_file_ioctl(struct ukd_file *file, unsigned int cmd,
-			 const void *in, size_t in_size, void *out, size_t out_size)
-{
-	int r;
-
-	if (!file->dev->ops->ioctl)
-		return -ENOTTY;
-	r = ukd_chardev_ioctl_check(cmd, in_size, out_size);
-	if (r < 0)
-		return r;
-	if (out_size)
-		memset(out, 0, out_size);
-	return file->dev->ops->ioctl(file, cmd, in_size ? in : NULL, in_size,
-				     out_size ? out : NULL, out_size);
-}
-
-unsigned int ukd_front_file_poll(struct ukd_file *file)
-{
-	if (!file->dev->ops->poll)
-		return POLLIN | POLLOUT;
-	return file->dev->ops->poll(file);
 }

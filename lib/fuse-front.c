@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "front-internal.h"
 #include "front-request.h"
 #include "log.h"
 #include "mountpoint.h"
@@ -240,8 +241,8 @@ static void ff_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
 		return;
 	}
-	o = ukd_front_open_new(&node->opens, node->dev, fi->flags, &r);
-	if (!o) {
+	r = ukd_front_open_new(&o, &node->opens, node->dev, fi->flags);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -321,8 +322,10 @@ static int fuse_front_io(sd_event_source *s, int fd, uint32_t revents, void *use
 	if (r == -EINTR || r == -EAGAIN)
 		return 0;
 	if (r <= 0) {
-		/* 0 or -ENODEV: unmounted from outside (fusermount3 -u). */
-		ukd_log(r == 0 || r == -ENODEV ? LOG_INFO : LOG_ERR,
+		/* 0 or -ENODEV: unmounted from outside (fusermount3 -u), a
+		 * clean end (0) that only this line explains. Anything else
+		 * ends the loop with the error, which the daemon logs. */
+		ukd_log(r == 0 || r == -ENODEV ? LOG_INFO : LOG_DEBUG,
 			"%s: FUSE session ended (%s)", front->mountpoint,
 			r == 0 ? "unmounted" : strerror(-r));
 		front->mounted = r < 0 && r != -ENODEV;
@@ -345,6 +348,8 @@ static void fuse_front_free(void *impl)
 			fuse_session_unmount(front->se);
 		fuse_session_destroy(front->se);
 	}
+	/* No caller to return this to (freeing cannot fail), and a directory
+	 * left behind is worth a line: the one lib message above debug. */
 	if (front->made_mountpoint && front->mountpoint && rmdir(front->mountpoint) < 0)
 		ukd_log(LOG_WARNING, "%s: cannot remove the mount point: %m", front->mountpoint);
 	/* Files still open at unmount get no release from the kernel. */
@@ -387,7 +392,7 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 			made = true;
 		else if (errno != EEXIST) {
 			r = ukd_negerrno();
-			ukd_log(LOG_ERR, "%s: cannot create the mount point: %s", cfg->mountpoint,
+			ukd_log(LOG_DEBUG, "%s: cannot create the mount point: %s", cfg->mountpoint,
 				strerror(-r));
 			return r;
 		}
@@ -396,8 +401,7 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 	if (r < 0) {
 		if (made)
 			(void)rmdir(cfg->mountpoint);
-		/* Busy is the caller's to explain (it knows which daemon it is). */
-		ukd_log(r == -EBUSY ? LOG_DEBUG : LOG_ERR, "%s: %s", cfg->mountpoint,
+		ukd_log(LOG_DEBUG, "%s: %s", cfg->mountpoint,
 			r == -EBUSY ? "already a mount point (is another daemon serving it?)" :
 			r == -ENOTCONN ? "stale FUSE mount; unmount it with fusermount3 -u" :
 			strerror(-r));
@@ -438,7 +442,7 @@ int ukd_fuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 		goto fail;
 	}
 	if (fuse_session_mount(front->se, cfg->mountpoint) != 0) {
-		ukd_log(LOG_ERR, "%s: cannot mount FUSE (is /dev/fuse there, and may this user mount?)",
+		ukd_log(LOG_DEBUG, "%s: cannot mount FUSE (is /dev/fuse there, and may this user mount?)",
 			cfg->mountpoint);
 		r = -EPERM;
 		goto fail;

@@ -218,6 +218,27 @@ static int channel_data_len(uint8_t status)
 	}
 }
 
+/*
+ * SMF 1.0: meta and sysex events carry a VLQ length, then that many bytes.
+ * Reads both at @p[*@i], which is inside the track's @len bytes, into
+ * @ev's payload and moves *@i past them; -EBADMSG if either runs past the
+ * track's end.
+ */
+static int read_payload(const uint8_t *p, size_t len, size_t *i, struct ukd_smf_event *ev)
+{
+	uint32_t plen;
+	int n;
+
+	n = ukd_smf_vlq_decode(p + *i, len - *i, &plen);
+	if (n < 0 || plen > len - *i - (size_t)n)
+		return -EBADMSG;
+	*i += (size_t)n;
+	ev->payload = p + *i;
+	ev->payload_len = plen;
+	*i += plen;
+	return 0;
+}
+
 static int parse_track(const uint8_t *p, size_t len, unsigned int track,
 		       ukd_smf_event_fn fn, void *userdata)
 {
@@ -227,7 +248,7 @@ static int parse_track(const uint8_t *p, size_t len, unsigned int track,
 
 	while (i < len) {
 		struct ukd_smf_event ev = { .track = track };
-		uint32_t delta, plen;
+		uint32_t delta;
 		int n, r;
 
 		n = ukd_smf_vlq_decode(p + i, len - i, &delta);
@@ -247,29 +268,21 @@ static int parse_track(const uint8_t *p, size_t len, unsigned int track,
 			if (ev.meta_type & 0x80)
 				return -EBADMSG;
 			i += 2;
-			n = ukd_smf_vlq_decode(p + i, len - i, &plen);
-			if (n < 0 || plen > len - i - (size_t)n)
-				return -EBADMSG;
-			i += (size_t)n;
-			ev.payload = p + i;
-			ev.payload_len = plen;
-			i += plen;
+			r = read_payload(p, len, &i, &ev);
+			if (r < 0)
+				return r;
 			running = 0; /* SMF 1.0: meta events cancel running status */
 			if (ev.meta_type == 0x2f) {
-				if (plen != 0 || i != len)
+				if (ev.payload_len != 0 || i != len)
 					return -EBADMSG; /* End of Track must be last */
 				return fn ? fn(&ev, userdata) : 0;
 			}
 		} else if (p[i] == 0xf0 || p[i] == 0xf7) {
 			ev.status = p[i++];
-			n = ukd_smf_vlq_decode(p + i, len - i, &plen);
-			if (n < 0 || plen > len - i - (size_t)n)
-				return -EBADMSG;
-			i += (size_t)n;
-			ev.payload = p + i;
-			ev.payload_len = plen;
-			i += plen;
-			running = 0;
+			r = read_payload(p, len, &i, &ev);
+			if (r < 0)
+				return r;
+			running = 0; /* and so do sysex events */
 		} else {
 			uint8_t status = p[i];
 			int dl;

@@ -16,7 +16,7 @@ ukd_install "${UKD_BUILD_PACKAGES[@]}" "${UKD_DEMO_PACKAGES[@]}"
 BUILD=$UKD_SRC/build-demo
 ukd_build "$BUILD" -Dtests=false
 KKEYD=$BUILD/daemons/kkeyd/kkeyd
-KKEYCTL=$BUILD/tools/kkeyctl
+KKEYCTL=$BUILD/daemons/kkeyd/kkeyctl
 
 if [ -e /dev/cuse ]; then
 	MODE=(--cuse); DIR=/dev

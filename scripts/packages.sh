@@ -15,7 +15,7 @@ UKD_TEST_PACKAGES=(
 	check python3 python3-mido midicsv fluidsynth timgm6mb-soundfont sox
 	ent rng-tools5 util-linux procps fio stress-ng
 	qemu-system-x86 linux-image-amd64 busybox-static alsa-utils xz-utils kmod
-	mmdebstrap e2fsprogs man-db
+	mmdebstrap e2fsprogs man-db systemd-container podman runc strace
 )
 
 # ukd_install PKG... - install what is missing; apt-get update only if needed.

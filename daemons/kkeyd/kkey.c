@@ -57,6 +57,21 @@ static void wake_all(struct kkey *k)
 		ukd_chardev_wake(&k->nodes[i]);
 }
 
+/* After a clear: the journal shrinks to what the recording still holds.
+ * If it cannot, the old records stay: a restart would replay notes already
+ * read (twice rather than lost). */
+static void compact_journal(struct kkey *k)
+{
+	int r;
+
+	if (!k->journal)
+		return;
+	r = kkey_journal_rewrite(k->journal, k->rec);
+	if (r < 0)
+		ukd_log_errno(LOG_ERR, r, "kkey: cannot compact the journal: %m; a restart will "
+			      "replay notes already read");
+}
+
 static int take_snapshot(struct kkey *k, struct kkey_file *kf)
 {
 	struct ukd_recording snap;
@@ -86,6 +101,8 @@ static int take_snapshot(struct kkey *k, struct kkey_file *kf)
 	if (r == 0) {
 		kf->taken = true;
 		k->full_logged = false;
+		if (!k->cfg.keep)
+			compact_journal(k);
 	}
 	return r;
 }
@@ -118,7 +135,7 @@ static ssize_t kkey_write(struct ukd_file *file, const struct ukd_write *w)
 {
 	struct kkey *k = kkey_of(file);
 	const char *c = w->buf;
-	bool on;
+	struct kkey_event ev = { .note = note_of(file) };
 	int r;
 
 	if (w->size == 0)
@@ -126,8 +143,24 @@ static ssize_t kkey_write(struct ukd_file *file, const struct ukd_write *w)
 	if (w->continued)
 		return (ssize_t)w->size; /* the rest of a write(2) already counted */
 	/* As the original: '0' releases, any other first byte presses. */
-	on = c[0] != '0';
-	r = ukd_recorder_record(k->rec, note_of(file), on, (uint8_t)k->cfg.velocity, ukd_now_ns());
+	ev.on = c[0] != '0';
+	r = kkey_play(k, &ev);
+	return r < 0 ? r : (ssize_t)w->size;
+}
+
+int kkey_play(struct kkey *k, const struct kkey_event *ev)
+{
+	struct ukd_note_event rec = {
+		.note = ev->note,
+		.on = ev->on,
+		.velocity = ev->velocity ? ev->velocity : (uint8_t)k->cfg.velocity,
+		.t_ns = ev->t_ns ? ev->t_ns : ukd_now_ns(),
+	};
+	int r;
+
+	if (ev->note > 127 || ev->velocity > 127)
+		return -EINVAL;
+	r = ukd_recorder_record(k->rec, rec.note, rec.on, rec.velocity, rec.t_ns);
 	if (r == -ENOSPC) {
 		if (!k->full_logged)
 			ukd_log(LOG_WARNING, "kkey: recording full (%zu events); writes fail with ENOSPC until it is read or reset",
@@ -138,7 +171,16 @@ static ssize_t kkey_write(struct ukd_file *file, const struct ukd_write *w)
 	if (r < 0)
 		return r;
 	wake_all(k);
-	return (ssize_t)w->size;
+	if (!k->journal)
+		return 0;
+	/* Before the caller's write(2) returns: in the page cache, so a
+	 * killed kkeyd loses nothing it acknowledged. */
+	r = kkey_journal_append(k->journal, &rec);
+	if (r < 0 && !k->journal_failed)
+		ukd_log_errno(LOG_ERR, r, "kkey: cannot append to the journal: %m; writes fail "
+			      "until it works again");
+	k->journal_failed = r < 0;
+	return r;
 }
 
 /* Check a command's size and direction against what its number means. */
@@ -162,6 +204,7 @@ static int kkey_ioctl(struct ukd_file *file, unsigned int cmd, const void *in, s
 		if (r == 0) {
 			ukd_recorder_reset(k->rec, ukd_now_ns());
 			k->full_logged = false;
+			compact_journal(k);
 			ukd_log(LOG_DEBUG, "kkey: recording reset");
 		}
 		return r;

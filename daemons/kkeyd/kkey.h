@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "chardev.h"
+#include "journal.h"
 #include "recorder.h"
 #include "ukd/kkey.h"
 
@@ -30,6 +31,8 @@ struct kkey {
 	struct ukd_chardev *node_ptrs[KKEY_NOTES];
 	char names[KKEY_NOTES][8];     /* "kkey000" ... "kkey127" */
 	bool full_logged;              /* ENOSPC logged once until space returns */
+	struct kkey_journal *journal;  /* NULL: no state directory; not owned */
+	bool journal_failed;           /* an append failed: logged once until one works */
 };
 
 /** kkey_config_default() - the original module's defaults, real-time playback. */
@@ -43,6 +46,23 @@ int kkey_new(struct kkey **ret, const struct kkey_config *cfg);
 
 /** kkey_free() - accepts NULL; the nodes must no longer be served. */
 void kkey_free(struct kkey *k);
+
+/* One note event from any input (a node write, a keyboard, a PCI card). */
+struct kkey_event {
+	uint8_t note;       /* 0..127 */
+	bool on;            /* press or release */
+	uint8_t velocity;   /* 1..127; 0 = the configured velocity */
+	uint64_t t_ns;      /* CLOCK_MONOTONIC when it happened; 0 = now */
+};
+
+/**
+ * kkey_play() - record @ev (and pass it to whatever listens live).
+ * Returns 0, -EINVAL for a bad note/velocity, -ENOSPC when the recording is full.
+ * With a journal attached, the event is in the journal when it returns 0;
+ * when the journal cannot take it, returns that -errno (the event stays in
+ * the recording: a failed write may have happened, an acknowledged one did).
+ */
+int kkey_play(struct kkey *k, const struct kkey_event *ev);
 
 /**
  * kkey_reconfigure() - take @cfg's velocity, slowdown, channel and keep

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -29,6 +30,9 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 		needs_restart(strcmp(n.mountpoint, o->mountpoint) != 0, "mountpoint");
 		needs_restart(n.kkey.capacity != o->kkey.capacity, "capacity");
 		needs_restart(n.kkey.mode != o->kkey.mode, "mode");
+		needs_restart(!n.state_dir != !o->state_dir ||
+			      (n.state_dir && strcmp(n.state_dir, o->state_dir)), "statedir");
+		needs_restart(n.commit_s != o->commit_s, "commit");
 		kkey_reconfigure(m->kkey, &n.kkey);
 		o->kkey.velocity = n.kkey.velocity;
 		o->kkey.slowdown = n.kkey.slowdown;
@@ -66,6 +70,60 @@ int manager_new(struct manager **ret, struct kkeyd_options *o, int argc, char **
 	return 0;
 }
 
+static int on_commit(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+	int r = kkey_journal_sync(m->journal);
+
+	if (r < 0)
+		ukd_log_errno(LOG_ERR, r, "journal: fdatasync failed: %m");
+	/* A time source is one-shot: arm it again. */
+	r = sd_event_source_set_time_relative(s, m->options->commit_s * UINT64_C(1000000));
+	return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* Replay the journal into the (empty) recording before anyone can write. */
+static int start_journal(struct manager *m)
+{
+	const struct kkeyd_options *o = m->options;
+	struct kkey_journal_replay info;
+	int r;
+
+	if (!o->state_dir) {
+		ukd_log(LOG_DEBUG, "no state directory: no journal, a restart loses the recording");
+		return 0;
+	}
+	r = kkey_journal_open(&m->journal, o->state_dir, m->kkey->rec, o->commit_s == 0, &info);
+	if (r == -EBUSY)
+		return ukd_log_errno(LOG_ERR, r, "journal: %s is in use by another kkeyd", o->state_dir);
+	if (r < 0)
+		return ukd_log_errno(LOG_ERR, r, "journal: cannot open %s/" KKEY_JOURNAL_FILE ": %m",
+				     o->state_dir);
+	if (info.bad_header)
+		ukd_log(LOG_WARNING, "journal: %s/" KKEY_JOURNAL_FILE " has no valid header (%" PRIu64
+			" bytes): nothing replayed, kept as " KKEY_JOURNAL_FILE ".bad",
+			o->state_dir, info.dropped_bytes);
+	else if (info.dropped_bytes)
+		ukd_log(LOG_WARNING, "journal: torn or corrupt tail: %" PRIu64 " bytes after record %zu "
+			"dropped, the %zu records before it kept", info.dropped_bytes,
+			info.replayed + info.refused, info.replayed + info.refused);
+	if (info.refused)
+		ukd_log(LOG_WARNING, "journal: %zu events did not fit the capacity and are dropped",
+			info.refused);
+	ukd_log(LOG_INFO, "journal: %zu events replayed from %s%s", info.replayed, o->state_dir,
+		info.other_boot ? " (written before a reboot: times moved to end now)" : "");
+	m->kkey->journal = m->journal;
+	if (o->commit_s == 0)
+		return 0;
+	r = sd_event_add_time_relative(m->event, &m->commit_timer, CLOCK_MONOTONIC,
+				       o->commit_s * UINT64_C(1000000), 0, on_commit, m);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(m->commit_timer, SD_EVENT_ON);
+	if (r < 0)
+		return ukd_log_errno(LOG_ERR, r, "journal: cannot set up the commit timer: %m");
+	return 0;
+}
+
 int manager_start(struct manager *m)
 {
 	const struct kkeyd_options *o = m->options;
@@ -82,6 +140,9 @@ int manager_start(struct manager *m)
 	if (o->frontend == UKD_FRONT_AUTO)
 		ukd_log(LOG_DEBUG, "front end: %s (auto)", ukd_front_kind_name(kind));
 	m->kind = kind;
+	r = start_journal(m);
+	if (r < 0)
+		return r;
 	r = ukd_front_new(&m->front, &cfg, m->kkey->node_ptrs, KKEY_NOTES, m->event);
 	if (r == -ENODEV && kind == UKD_FRONT_CUSE)
 		return ukd_log_errno(LOG_ERR, r, "CUSE is not available: /dev/cuse is missing or not "
@@ -118,6 +179,8 @@ void manager_free(struct manager *m)
 	if (m->front)
 		sd_notify(false, "STOPPING=1");
 	ukd_front_free(m->front);
+	sd_event_source_unref(m->commit_timer);
+	kkey_journal_close(m->journal);
 	kkey_free(m->kkey);
 	sd_event_unref(m->event);
 	free(m);

@@ -12,6 +12,8 @@ struct manager {
 	sd_event *event;
 	struct kkey *kkey;
 	struct ukd_front *front;
+	struct kkey_journal *journal;     /* NULL without a state directory */
+	sd_event_source *commit_timer;    /* fdatasyncs the journal every commit= seconds */
 	enum ukd_front_kind kind;
 	struct kkeyd_options *options;  /* main's; a reload updates what it changes */
 	int argc;                       /* the command line, read again on reload */

@@ -37,6 +37,15 @@ static const char usage[] =
 "      --channel=N        MIDI channel 1..16 (default 1)\n"
 "      --mode=OCTAL       permissions of the nodes (default 0666)\n"
 "\n"
+"Crash journal (every acknowledged note survives kill -9 and a restart):\n"
+"      --state-dir=DIR    keep the journal DIR/kkeyd.journal (default\n"
+"                         $STATE_DIRECTORY, which systemd sets from\n"
+"                         StateDirectory=; without it, or with an empty DIR,\n"
+"                         no journal: a restart loses the recording)\n"
+"      --commit=SECONDS   fdatasync the journal this often, bounding what a\n"
+"                         power cut loses (0..3600, default 1; 0 = after\n"
+"                         every write, slowest)\n"
+"\n"
 "General:\n"
 "  -c, --config=FILE      configuration file (default " KKEYD_CONFIG_DEFAULT ",\n"
 "                         read only if it exists); options given here win\n"
@@ -48,7 +57,7 @@ static const char usage[] =
 "  [kkeyd]\n"
 "  frontend = auto|cuse|fuse   mountpoint = DIR    keep = yes|no\n"
 "  capacity = N   velocity = N   slowdown = N   channel = N   mode = 0666\n"
-"  verbose = yes|no\n"
+"  statedir = DIR   commit = SECONDS   verbose = yes|no\n"
 "Booleans: " UKD_BOOL_WORDS ", any case.\n"
 "\n"
 "Exit status: 0 after a clean stop, 1 when the device cannot be served,\n"
@@ -65,6 +74,8 @@ static const struct ukd_option options[] = {
 	{ .name = "slowdown", .arg = UKD_ARG_REQUIRED, .key = "slowdown" },
 	{ .name = "channel", .arg = UKD_ARG_REQUIRED, .key = "channel" },
 	{ .name = "mode", .arg = UKD_ARG_REQUIRED, .key = "mode" },
+	{ .name = "state-dir", .arg = UKD_ARG_REQUIRED, .key = "statedir" },
+	{ .name = "commit", .arg = UKD_ARG_REQUIRED, .key = "commit" },
 	{ .name = "verbose", .short_name = 'v', .flag_key = "verbose", .flag_value = "yes" },
 	{}
 };
@@ -91,6 +102,19 @@ static int set(struct ukd_config *cfg, const char *key, const char *value)
 		return ukd_config_bool(cfg, value, &o->verbose);
 	if (!strcmp(key, "mode"))
 		return ukd_config_mode(cfg, value, &o->kkey.mode);
+	if (!strcmp(key, "statedir")) {
+		if (*value)
+			return ukd_config_string(cfg, value, &o->state_dir);
+		free(o->state_dir);     /* empty: no journal */
+		o->state_dir = NULL;
+		return 0;
+	}
+	if (!strcmp(key, "commit")) {
+		r = ukd_config_uint(cfg, value, 0, 3600, &v);
+		if (r == 0)
+			o->commit_s = (unsigned int)v;
+		return r;
+	}
 	if (!strcmp(key, "capacity")) {
 		r = ukd_config_uint(cfg, value, 1, UKD_RECORDER_MAX_CAPACITY, &v);
 		if (r == 0)
@@ -129,6 +153,7 @@ static int parse(struct kkeyd_options *o, int argc, char **argv, char *error, si
 		.set = set,
 		.userdata = o,
 	};
+	const char *state_directory = getenv("STATE_DIRECTORY");
 	int r;
 
 	kkeyd_options_done(o);
@@ -136,6 +161,11 @@ static int parse(struct kkeyd_options *o, int argc, char **argv, char *error, si
 	kkey_config_default(&o->kkey);
 	o->mountpoint = strdup(KKEYD_MOUNTPOINT_DEFAULT);
 	if (!o->mountpoint)
+		return -ENOMEM;
+	o->commit_s = 1;
+	/* systemd's StateDirectory=: a ':'-separated list, the first is ours. */
+	if (state_directory && strcspn(state_directory, ":") > 0 &&
+	    !(o->state_dir = strndup(state_directory, strcspn(state_directory, ":"))))
 		return -ENOMEM;
 	r = ukd_config_parse(&cfg, argc, argv);
 	ukd_config_done(&cfg);
@@ -180,5 +210,6 @@ int kkeyd_options_reload(struct kkeyd_options *o, int argc, char **argv)
 void kkeyd_options_done(struct kkeyd_options *o)
 {
 	free(o->mountpoint);
+	free(o->state_dir);
 	*o = (struct kkeyd_options){};
 }

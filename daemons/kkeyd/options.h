@@ -15,6 +15,8 @@ struct kkeyd_options {
 	enum ukd_front_kind frontend;  /* UKD_FRONT_AUTO by default */
 	char *mountpoint;          /* FUSE */
 	struct kkey_config kkey;
+	char *state_dir;           /* the journal's directory; NULL: no journal */
+	unsigned int commit_s;     /* fdatasync period; 0: after every write */
 	bool verbose;
 };
 

@@ -19,18 +19,17 @@
 
 /**
  * file_open() - a new open file on @inode, holding a reference to it.
- * Returns NULL with @err set when the file_operations' open refuses.
+ * @ret: the file, on success.
+ * Returns 0, or -errno when the file_operations' open refuses.
  */
-struct file *file_open(struct inode *inode, unsigned flags, int *err)
+int file_open(struct inode *inode, unsigned flags, struct file **ret)
 {
 	struct super_block *sb = inode->i_sb;
 	struct file *f = calloc(1, sizeof(*f));
 	int r;
 
-	if (!f) {
-		*err = -ENOMEM;
-		return NULL;
-	}
+	if (!f)
+		return -ENOMEM;
 	f->f_inode = igrab(inode);
 	f->f_op = inode->i_fop;
 	f->f_flags = flags;
@@ -38,16 +37,14 @@ struct file *file_open(struct inode *inode, unsigned flags, int *err)
 		/* Symlinks and device nodes are never opened through kvfsd. */
 		iput(inode);
 		free(f);
-		*err = -ENXIO;
-		return NULL;
+		return -ENXIO;
 	}
 	if (f->f_op->open) {
 		r = f->f_op->open(inode, f);
 		if (r < 0) {
 			iput(inode);
 			free(f);
-			*err = r;
-			return NULL;
+			return r;
 		}
 	}
 	f->f_sb_next = sb->s_files;
@@ -55,7 +52,8 @@ struct file *file_open(struct inode *inode, unsigned flags, int *err)
 		sb->s_files->f_sb_prev = f;
 	sb->s_files = f;
 	sb->s_files_open++;
-	return f;
+	*ret = f;
+	return 0;
 }
 
 /** file_release() - the last close: drop the file and its inode reference. */
@@ -86,9 +84,14 @@ static int kvfs_file_open(struct inode *inode, struct file *f)
 {
 	int r;
 
-	/* O_TRUNC arrives here (FUSE_CAP_ATOMIC_O_TRUNC); POSIX marks mtime
-	 * and ctime for update even when the file was already empty. */
-	if ((f->f_flags & O_TRUNC) && (f->f_flags & O_ACCMODE) != O_RDONLY) {
+	/*
+	 * O_TRUNC arrives here (FUSE_CAP_ATOMIC_O_TRUNC). Linux truncates a
+	 * regular file opened with O_TRUNC whatever the access mode, O_RDONLY
+	 * included (the kernel has checked write permission and already set
+	 * its cached size to 0); POSIX marks mtime and ctime for update even
+	 * when the file was already empty.
+	 */
+	if (f->f_flags & O_TRUNC) {
 		r = inode_change_size(inode, 0);
 		if (r < 0)
 			return r;

@@ -13,8 +13,10 @@
  *   file.c           struct file, file_operations
  *   address_space.c  the page tree of a file, dirty tags, write-back
  *   page_alloc.c     page frames for file data, from 2 MiB chunks
- *   xattr.c          extended attributes and the kvfs.stats.* introspection
- *   image.c          optional image file: allocator, writepage, commit, load
+ *   xattr.c          extended attributes users store
+ *   image*.c         optional image file (image-internal.h has the map)
+ *   stats.c          kvfs.stats.* and kvfs.ctl.drop_caches on the root (stats.h),
+ *                    a floor above the objects it reports on
  *   fuse-ops.c       libfuse low-level requests -> the calls above
  *
  * Locking: kvfsd processes one FUSE request at a time: its request threads
@@ -69,7 +71,7 @@ struct radix_node;
 
 struct address_space_operations {
 	/* Write one dirty page to the backing store: the image file's
-	 * copy-on-write (image.c), or NULL in memory-only mode, where
+	 * copy-on-write (image-alloc.c), or NULL in memory-only mode, where
 	 * write-back just cleans the tag. */
 	int (*writepage)(struct address_space *mapping, uint64_t index, void *page);
 };
@@ -208,8 +210,8 @@ struct inode {
  * so sync_fs and the image's next commit visit it and no other. */
 #define I_IO_LIST (1u << 3)
 
-struct inode *inode_new(struct super_block *sb, mode_t mode, const struct inode *dir,
-			const struct cred *cred, int *err);
+int inode_new(struct super_block *sb, mode_t mode, const struct inode *dir,
+	      const struct cred *cred, struct inode **ret);
 struct inode *igrab(struct inode *inode);
 void iput(struct inode *inode);
 void inode_lookup_ref(struct inode *inode);
@@ -243,7 +245,6 @@ void xattrs_free(struct inode *inode);
 int xattr_for_each(const struct inode *inode,
 		   int (*fn)(const char *name, size_t name_len, const void *value, size_t size,
 			     void *userdata), void *userdata);
-ssize_t kvfs_stats_format(struct super_block *sb, const char *key, char *buf, size_t size);
 
 /* ---- file (file.c) ----------------------------------------------------- */
 
@@ -281,7 +282,7 @@ struct file {
 	struct file *f_sb_prev, *f_sb_next; /* sb->s_files */
 };
 
-struct file *file_open(struct inode *inode, unsigned flags, int *err);
+int file_open(struct inode *inode, unsigned flags, struct file **ret);
 void file_release(struct file *file);
 
 extern const struct file_operations kvfs_file_operations;
@@ -350,7 +351,7 @@ struct super_block {
 	bool s_changed;           /* anything changed since the last commit */
 };
 
-struct super_block *super_new(const struct kvfs_mount_opts *opts, int *err);
+int super_new(const struct kvfs_mount_opts *opts, struct super_block **ret);
 void super_free(struct super_block *sb);
 int super_alloc_page(struct super_block *sb, void **page, bool zero);
 void super_free_page(struct super_block *sb, void *page);

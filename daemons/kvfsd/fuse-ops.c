@@ -19,6 +19,7 @@
 
 #include "dcache.h"
 #include "macro.h"
+#include "stats.h"
 
 static struct kvfs *kvfs_of(fuse_req_t req)
 {
@@ -292,8 +293,8 @@ static void kvfs_open_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	struct file *f;
 	int r;
 
-	f = file_open(inode_of(req, ino), (unsigned)fi->flags, &r);
-	if (!f) {
+	r = file_open(inode_of(req, ino), (unsigned)fi->flags, &f);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -336,8 +337,8 @@ static void kvfs_create_op(fuse_req_t req, fuse_ino_t parent, const char *name, 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	f = file_open(inode, flags, &r);
-	if (!f) {
+	r = file_open(inode, flags, &f);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -422,8 +423,8 @@ static void kvfs_opendir_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	struct file *f;
 	int r;
 
-	f = file_open(inode_of(req, ino), (unsigned)fi->flags, &r);
-	if (!f) {
+	r = file_open(inode_of(req, ino), (unsigned)fi->flags, &f);
+	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -501,7 +502,10 @@ static void kvfs_setxattr_op(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct cred cred;
 
 	cred_of(req, &cred);
-	fuse_reply_err(req, -inode->i_op->setxattr(inode, name, value, size, flags, &cred));
+	if (kvfs_stats_owns(inode, name))
+		fuse_reply_err(req, -kvfs_stats_setxattr(inode->i_sb, name, value, size, &cred));
+	else
+		fuse_reply_err(req, -inode->i_op->setxattr(inode, name, value, size, flags, &cred));
 }
 
 /*
@@ -524,7 +528,9 @@ static void reply_xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name, s
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (name)
+	if (name && kvfs_stats_owns(inode, name))
+		n = kvfs_stats_getxattr(inode->i_sb, name, buf, size);
+	else if (name)
 		n = inode->i_op->getxattr(inode, name, buf, size, &cred);
 	else
 		n = inode->i_op->listxattr(inode, buf, size, &cred);
@@ -552,7 +558,10 @@ static void kvfs_removexattr_op(fuse_req_t req, fuse_ino_t ino, const char *name
 	struct cred cred;
 
 	cred_of(req, &cred);
-	fuse_reply_err(req, -inode->i_op->removexattr(inode, name, &cred));
+	if (kvfs_stats_owns(inode, name))
+		fuse_reply_err(req, EPERM);
+	else
+		fuse_reply_err(req, -inode->i_op->removexattr(inode, name, &cred));
 }
 
 static void kvfs_fallocate_op(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,

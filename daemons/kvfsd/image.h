@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Optional persistence of a kvfsd tree to an image file (image.c).
+ * Optional persistence of a kvfsd tree to an image file (image.c and the
+ * image-*.c files it is split into; image-internal.h lists them).
  *
  * The tree stays in memory; the image is a durable copy written by
  * copy-on-write and committed through two alternating superblocks, so an

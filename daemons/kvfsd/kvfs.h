@@ -54,7 +54,7 @@ struct kvfs {
 	struct super_block *sb;   /* (L) */
 	struct fuse_session *se;
 	sd_event *event;
-	sd_event_source *sig_term, *sig_int, *sig_hup, *efd_src;
+	sd_event_source *sig_hup, *efd_src;  /* SIGTERM, SIGINT: lib's (daemon.h) */
 	sd_event_source *flusher; /* commits the image every cfg.commit_seconds */
 	int efd;                  /* eventfd: a worker saw the session end */
 	pthread_t workers[KVFS_THREADS_MAX];

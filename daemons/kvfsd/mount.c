@@ -21,10 +21,12 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "daemon.h"
 #include "fuse-statx.h"
 #include "image.h"
 #include "log.h"
 #include "mountpoint.h"
+#include "recorder.h"          /* ukd_now_ns() */
 
 int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 {
@@ -45,8 +47,8 @@ int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 		kvfs_free(fs);
 		return -ENOMEM;
 	}
-	fs->sb = super_new(&fs->cfg.mount, &r);
-	if (!fs->sb) {
+	r = super_new(&fs->cfg.mount, &fs->sb);
+	if (r < 0) {
 		kvfs_free(fs);
 		return r;
 	}
@@ -166,14 +168,6 @@ static bool kvfs_statx(struct kvfs *fs, const struct fuse_buf *buf)
 	return true;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * The next request. With poll= the fd is non-blocking and a worker keeps
  * asking for up to poll_us after the last request it got before it sleeps
@@ -190,16 +184,16 @@ static int kvfs_receive(struct kvfs *fs, struct fuse_buf *buf, uint64_t *last)
 		struct pollfd pfd = { .fd = fuse_session_fd(fs->se), .events = POLLIN };
 
 		if (r != -EAGAIN || !fs->cfg.poll_us) {
-			*last = now_ns();
+			*last = ukd_now_ns();
 			return r;
 		}
-		if (now_ns() - *last < (uint64_t)fs->cfg.poll_us * 1000) {
+		if (ukd_now_ns() - *last < (uint64_t)fs->cfg.poll_us * 1000) {
 			sched_yield();
 			continue;
 		}
 		if (poll(&pfd, 1, -1) < 0 && errno == EINTR)
 			return -EINTR;
-		*last = now_ns();
+		*last = ukd_now_ns();
 	}
 }
 
@@ -208,7 +202,7 @@ static void *kvfs_worker(void *userdata)
 {
 	struct kvfs *fs = userdata;
 	struct fuse_buf buf = { 0 };
-	uint64_t last = now_ns();
+	uint64_t last = ukd_now_ns();
 
 	while (!fuse_session_exited(fs->se)) {
 		int r = kvfs_receive(fs, &buf, &last);
@@ -257,11 +251,9 @@ static int kvfs_efd_event(sd_event_source *s, int fd, uint32_t revents, void *us
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-static int kvfs_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+/* SIGHUP ends the loop as lib's SIGTERM and SIGINT do (kvfs_mount()). */
+static int kvfs_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-	struct kvfs *fs = userdata;
-
-	ukd_log(LOG_INFO, "%s: %s, unmounting", fs->cfg.mountpoint, strsignal((int)si->ssi_signo));
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
@@ -327,21 +319,21 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		return -ECHILD;
 
-	/* sd-event objects belong to one process: create them after the fork. */
-	r = sd_event_default(&fs->event);
+	/*
+	 * sd-event objects belong to one process: create them after the fork.
+	 * lib's loop ends on SIGTERM and SIGINT and pings the watchdog; a FUSE
+	 * file system also ends on SIGHUP (libfuse's own loop does), so that
+	 * one is added here.
+	 */
+	r = ukd_daemon_event_new(&fs->event);
 	if (r < 0)
 		return r;
 	sigemptyset(&ss);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGINT);
 	sigaddset(&ss, SIGHUP);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
+	if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+		return ukd_negerrno();
 	signal(SIGPIPE, SIG_IGN);
-	r = sd_event_add_signal(fs->event, &fs->sig_term, SIGTERM, kvfs_signal, fs);
-	if (r >= 0)
-		r = sd_event_add_signal(fs->event, &fs->sig_int, SIGINT, kvfs_signal, fs);
-	if (r >= 0)
-		r = sd_event_add_signal(fs->event, &fs->sig_hup, SIGHUP, kvfs_signal, fs);
+	r = sd_event_add_signal(fs->event, &fs->sig_hup, SIGHUP, kvfs_sighup, fs);
 	if (r < 0)
 		return r;
 	fs->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -416,6 +408,8 @@ int kvfs_run(struct kvfs *fs)
 	/* Unmount first: with no file open, the workers then see ENODEV. */
 	pthread_mutex_lock(&fs->lock);
 	if (fs->mounted) {
+		/* Still mounted: a signal (SIGTERM, SIGINT, SIGHUP) ended the loop. */
+		ukd_log(LOG_INFO, "%s: asked to stop, unmounting", fs->cfg.mountpoint);
 		fuse_session_unmount(fs->se);
 		fs->mounted = false;
 	}
@@ -439,8 +433,6 @@ int kvfs_free(struct kvfs *fs)
 	code = fs->exit_code;
 	kvfs_stop_workers(fs);
 	sd_event_source_disable_unref(fs->efd_src);
-	sd_event_source_disable_unref(fs->sig_term);
-	sd_event_source_disable_unref(fs->sig_int);
 	sd_event_source_disable_unref(fs->sig_hup);
 	sd_event_source_disable_unref(fs->flusher);
 	if (fs->se) {

@@ -111,9 +111,10 @@ static const struct address_space_operations kvfs_aops = {
 /**
  * super_new() - build a mounted, empty file system: super block, dentry
  * cache, root inode and root dentry.
- * @err: -errno when NULL is returned.
+ * @ret: the super block, on success.
+ * Returns 0 or -errno.
  */
-struct super_block *super_new(const struct kvfs_mount_opts *opts, int *err)
+int super_new(const struct kvfs_mount_opts *opts, struct super_block **ret)
 {
 	struct super_block *sb = calloc(1, sizeof(*sb));
 	struct cred root_cred = { .fsuid = opts->root_uid, .fsgid = opts->root_gid, .capable = true };
@@ -121,10 +122,8 @@ struct super_block *super_new(const struct kvfs_mount_opts *opts, int *err)
 	uint64_t size = opts->size;
 	int r;
 
-	if (!sb) {
-		*err = -ENOMEM;
-		return NULL;
-	}
+	if (!sb)
+		return -ENOMEM;
 	if (!size) {
 		long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 
@@ -140,15 +139,14 @@ struct super_block *super_new(const struct kvfs_mount_opts *opts, int *err)
 	sb->s_dcache = calloc(1, sizeof(*sb->s_dcache));
 	if (!sb->s_dcache) {
 		free(sb);
-		*err = -ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	r = dcache_init(sb->s_dcache, opts->negative_max ? opts->negative_max
 				      : KVFS_NEGATIVE_MAX_DEFAULT);
 	if (r < 0)
 		goto fail;
-	root = inode_new(sb, S_IFDIR | (opts->root_mode & 07777), NULL, &root_cred, &r);
-	if (!root)
+	r = inode_new(sb, S_IFDIR | (opts->root_mode & 07777), NULL, &root_cred, &root);
+	if (r < 0)
 		goto fail;
 	sb->s_root = d_make_root(sb->s_dcache, root);
 	if (!sb->s_root) {
@@ -156,11 +154,11 @@ struct super_block *super_new(const struct kvfs_mount_opts *opts, int *err)
 		r = -ENOMEM;
 		goto fail;
 	}
-	return sb;
+	*ret = sb;
+	return 0;
 fail:
 	kvfs_put_super(sb);
-	*err = r;
-	return NULL;
+	return r;
 }
 
 /**

@@ -9,26 +9,16 @@
  * sizes); the checks are repeated here because they are cheap and make
  * the object usable on its own (unit tests).
  *
- * Introspection: on the root directory, the read-only names kvfs.stats
- * (all counters, one "name value" line each) and kvfs.stats.NAME (one
- * counter, as decimal text) report the state of the VFS objects without a
- * file in the namespace. They are not listed by listxattr, so copying the
- * root with its attributes does not copy them. kvfs.ctl.drop_caches
- * (root only, written) evicts unused negative dentries ("1"), writes back
- * dirty pages and inodes ("2": with an image, a commit, as fsync), or both
- * ("3"), like /proc/sys/vm/drop_caches.
+ * The root directory's kvfs.* names (counters, drop_caches) are not
+ * attributes: stats.c, a floor above, answers them before they get here.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 #include <linux/xattr.h>
 
-#include "dcache.h"
 #include "fs.h"
-#include "image.h"
 
 struct xattr {
 	struct xattr *next;
@@ -37,17 +27,9 @@ struct xattr {
 	char data[];              /* name, NUL, value */
 };
 
-#define STATS_PREFIX "kvfs.stats"
-#define CTL_DROP_CACHES "kvfs.ctl.drop_caches"
-
 static bool has_prefix(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));
-}
-
-static bool is_root(const struct inode *inode)
-{
-	return inode->i_sb->s_root && inode->i_sb->s_root->d_inode == inode;
 }
 
 static int check_xattr_name(const struct inode *inode, const char *name, const struct cred *cred,
@@ -100,27 +82,6 @@ static size_t xattr_list_len(const struct inode *inode)
 	return n;
 }
 
-static int drop_caches(struct super_block *sb, const void *value, size_t size,
-		       const struct cred *cred)
-{
-	char v[4] = { 0 };
-	int what;
-
-	if (!cred->capable)
-		return -EPERM;
-	if (size == 0 || size > 2)
-		return -EINVAL;
-	memcpy(v, value, size);
-	what = atoi(v);
-	if (what < 1 || what > 3)
-		return -EINVAL;
-	if (what & 1)
-		dcache_shrink(sb->s_dcache, 0);
-	if (what & 2)
-		return sync_filesystem(sb);
-	return 0;
-}
-
 /**
  * kvfs_setxattr() - set @name to @value.
  * @flags: XATTR_CREATE (-EEXIST if present), XATTR_REPLACE (-ENODATA if
@@ -133,11 +94,6 @@ int kvfs_setxattr(struct inode *inode, const char *name, const void *value, size
 	size_t name_len = strlen(name), old_cost = 0, cost;
 	int r;
 
-	if (is_root(inode) && has_prefix(name, "kvfs.")) {
-		if (!strcmp(name, CTL_DROP_CACHES))
-			return drop_caches(inode->i_sb, value, size, cred);
-		return -EPERM;
-	}
 	r = check_xattr_name(inode, name, cred, true);
 	if (r < 0)
 		return r;
@@ -191,23 +147,6 @@ ssize_t kvfs_getxattr(struct inode *inode, const char *name, void *buf, size_t s
 	struct xattr **pp;
 	int r;
 
-	if (is_root(inode) && has_prefix(name, STATS_PREFIX)) {
-		char tmp[4096];
-		ssize_t n;
-		const char *key = name + strlen(STATS_PREFIX);
-
-		if (*key != '\0' && *key != '.')
-			return -ENODATA;
-		n = kvfs_stats_format(inode->i_sb, *key ? key + 1 : NULL, tmp, sizeof(tmp));
-		if (n < 0)
-			return n;
-		if (size == 0)
-			return n;
-		if ((size_t)n > size)
-			return -ERANGE;
-		memcpy(buf, tmp, (size_t)n);
-		return n;
-	}
 	r = check_xattr_name(inode, name, cred, false);
 	if (r < 0)
 		return r == -EOPNOTSUPP ? -ENODATA : r;
@@ -248,8 +187,6 @@ int kvfs_removexattr(struct inode *inode, const char *name, const struct cred *c
 	struct xattr **pp, *x;
 	int r;
 
-	if (is_root(inode) && has_prefix(name, "kvfs."))
-		return -EPERM;
 	r = check_xattr_name(inode, name, cred, true);
 	if (r < 0)
 		return r;
@@ -286,65 +223,4 @@ void xattrs_free(struct inode *inode)
 		free(x);
 	}
 	inode->i_xattr_bytes = 0;
-}
-
-/* ---- kvfs.stats ------------------------------------------------------- */
-
-struct stat_value {
-	const char *name;
-	uint64_t value;
-};
-
-/**
- * kvfs_stats_format() - the counters as text.
- * @key: one counter's name, or NULL for all of them as "name value" lines.
- * Returns the length written (no NUL), -ENODATA for an unknown @key,
- * -ERANGE if @size is too small.
- */
-ssize_t kvfs_stats_format(struct super_block *sb, const char *key, char *buf, size_t size)
-{
-	const struct dcache *dc = sb->s_dcache;
-	uint64_t dirty = 0, nlookup = 0;
-	size_t n = 0;
-
-	for (const struct inode *i = sb->s_inodes; i; i = i->i_sb_next) {
-		dirty += i->i_data.nrdirty;
-		nlookup += i->i_nlookup;
-	}
-	const struct stat_value v[] = {
-		{ "inodes", sb->s_inodes_live },
-		{ "inodes_max", sb->s_inodes_max },
-		{ "inodes_dirty", sb->s_dirty_inodes },
-		{ "kernel_refs", nlookup },
-		{ "dentries", dc->nr_dentries },
-		{ "dentries_positive", dc->nr_positive },
-		{ "dentries_negative", dc->nr_negative },
-		{ "dentries_unused", dc->nr_lru },
-		{ "dcache_hits", dc->hits },
-		{ "dcache_misses", dc->misses },
-		{ "dcache_evictions", dc->evictions },
-		{ "pages", sb->s_blocks_used },
-		{ "pages_dirty", dirty },
-		{ "pages_written_back", sb->s_pages_written },
-		{ "bytes_used", sb->s_blocks_used << KVFS_PAGE_SHIFT },
-		{ "bytes_max", sb->s_blocks_max << KVFS_PAGE_SHIFT },
-		{ "memory_chunks", sb->s_page_alloc.chunks },
-		{ "files_open", sb->s_files_open },
-		{ "image_generation", image_generation(sb) },
-	};
-
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		int len;
-
-		if (key && strcmp(key, v[i].name))
-			continue;
-		len = key ? snprintf(buf + n, size - n, "%" PRIu64, v[i].value)
-			  : snprintf(buf + n, size - n, "%s %" PRIu64 "\n", v[i].name, v[i].value);
-		if (len < 0 || (size_t)len >= size - n)
-			return -ERANGE;
-		n += (size_t)len;
-		if (key)
-			return (ssize_t)n;
-	}
-	return key ? -ENODATA : (ssize_t)n;
 }

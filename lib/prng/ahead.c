@@ -89,9 +89,9 @@ static void *ahead_main(void *userdata)
 		s->state = SLOT_RUNNING;
 		pthread_mutex_unlock(&a->lock);
 
-		s->result = chacha20_seek(a->ctx, s->key, s->iv, s->pos);
+		s->result = ukd_prng_chacha20_seek(a->ctx, s->key, s->iv, s->pos);
 		if (s->result >= 0)
-			s->result = chacha20_fill(a->ctx, s->buf, s->size);
+			s->result = ukd_prng_chacha20_fill(a->ctx, s->buf, s->size);
 
 		pthread_mutex_lock(&a->lock);
 		s->state = SLOT_DONE;

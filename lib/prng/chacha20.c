@@ -18,15 +18,15 @@
 /* The plaintext: never written, so it stays in L1 whatever @size is. */
 static const uint8_t zeros[16384];
 
-int chacha20_start(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
-		   const uint8_t iv[16])
+int ukd_prng_chacha20_start(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
+			    const uint8_t iv[16])
 {
 	if (EVP_EncryptInit_ex(ctx, EVP_chacha20(), NULL, key, iv) != 1)
 		return -EIO;
 	return 0;
 }
 
-int chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size)
+int ukd_prng_chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size)
 {
 	uint8_t *out = buf;
 
@@ -42,8 +42,8 @@ int chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size)
 	return 0;
 }
 
-int chacha20_seek(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
-		  const uint8_t start_iv[16], uint64_t pos)
+int ukd_prng_chacha20_seek(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
+			   const uint8_t start_iv[16], uint64_t pos)
 {
 	uint8_t iv[16], scratch[64];
 	uint64_t counter = 0;
@@ -56,9 +56,9 @@ int chacha20_seek(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
 	counter += pos / 64;
 	for (unsigned int b = 0; b < 8; b++)
 		iv[b] = (uint8_t)(counter >> (8 * b));
-	r = chacha20_start(ctx, key, iv);
+	r = ukd_prng_chacha20_start(ctx, key, iv);
 	if (r >= 0 && pos % 64)
-		r = chacha20_fill(ctx, scratch, pos % 64);
+		r = ukd_prng_chacha20_fill(ctx, scratch, pos % 64);
 	OPENSSL_cleanse(scratch, sizeof(scratch));
 	return r;
 }

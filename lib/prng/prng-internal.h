@@ -29,14 +29,15 @@ struct ukd_prng {
 	struct xoshiro xo;        /* UKD_PRNG_XOSHIRO */
 };
 
-void xoshiro_set_state(struct xoshiro *x, const uint64_t state[UKD_PRNG_XOSHIRO_LANES][4]);
-void xoshiro_fill(struct xoshiro *x, void *buf, size_t size);
+void ukd_prng_xoshiro_set_state(struct xoshiro *x,
+				const uint64_t state[UKD_PRNG_XOSHIRO_LANES][4]);
+void ukd_prng_xoshiro_fill(struct xoshiro *x, void *buf, size_t size);
 
-/* Each returns 0 or -EIO. chacha20_start() (re)starts @ctx, which must come
- * from EVP_CIPHER_CTX_new(). */
-int chacha20_start(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
-		   const uint8_t iv[16]);
-int chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size);
+/* Each returns 0 or -EIO. ukd_prng_chacha20_start() (re)starts @ctx, which
+ * must come from EVP_CIPHER_CTX_new(). */
+int ukd_prng_chacha20_start(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
+			    const uint8_t iv[16]);
+int ukd_prng_chacha20_fill(EVP_CIPHER_CTX *ctx, void *buf, size_t size);
 /* Start @ctx at byte @pos of the ChaCha20 stream that starts at @key, @iv. */
-int chacha20_seek(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
-		  const uint8_t iv[16], uint64_t pos);
+int ukd_prng_chacha20_seek(EVP_CIPHER_CTX *ctx, const uint8_t key[UKD_PRNG_KEY_SIZE],
+			   const uint8_t iv[16], uint64_t pos);

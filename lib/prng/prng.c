@@ -40,9 +40,9 @@ static int xoshiro_key(struct ukd_prng *p, const uint8_t key[UKD_PRNG_KEY_SIZE])
 	uint64_t state[UKD_PRNG_XOSHIRO_LANES][4];
 	int r;
 
-	r = chacha20_start(p->chacha, key, xoshiro_seed_iv);
+	r = ukd_prng_chacha20_start(p->chacha, key, xoshiro_seed_iv);
 	if (r >= 0)
-		r = chacha20_fill(p->chacha, bytes, sizeof(bytes));
+		r = ukd_prng_chacha20_fill(p->chacha, bytes, sizeof(bytes));
 	if (r < 0)
 		return r;
 	for (unsigned int l = 0; l < UKD_PRNG_XOSHIRO_LANES; l++) {
@@ -59,7 +59,7 @@ static int xoshiro_key(struct ukd_prng *p, const uint8_t key[UKD_PRNG_KEY_SIZE])
 		if (!any)
 			state[l][0] = 1;  /* xoshiro's one invalid state */
 	}
-	xoshiro_set_state(&p->xo, state);
+	ukd_prng_xoshiro_set_state(&p->xo, state);
 	OPENSSL_cleanse(bytes, sizeof(bytes));
 	OPENSSL_cleanse(state, sizeof(state));
 	return 0;
@@ -75,7 +75,7 @@ int ukd_prng_rekey(struct ukd_prng *p, enum ukd_prng_kind kind,
 		return -EINVAL;
 	switch (kind) {
 	case UKD_PRNG_CHACHA20:
-		r = chacha20_start(p->chacha, key, zero_iv);
+		r = ukd_prng_chacha20_start(p->chacha, key, zero_iv);
 		if (r >= 0) {
 			memcpy(p->key, key, UKD_PRNG_KEY_SIZE);
 			memset(p->iv, 0, sizeof(p->iv));
@@ -124,7 +124,7 @@ int ukd_prng_new_chacha20_iv(struct ukd_prng **ret, const uint8_t key[UKD_PRNG_K
 	r = prng_alloc(&p);
 	if (r < 0)
 		return r;
-	r = chacha20_start(p->chacha, key, iv);
+	r = ukd_prng_chacha20_start(p->chacha, key, iv);
 	if (r < 0)
 		return r;
 	memcpy(p->key, key, UKD_PRNG_KEY_SIZE);
@@ -148,7 +148,7 @@ int ukd_prng_new_xoshiro_state(struct ukd_prng **ret,
 	r = prng_alloc(&p);
 	if (r < 0)
 		return r;
-	xoshiro_set_state(&p->xo, state);
+	ukd_prng_xoshiro_set_state(&p->xo, state);
 	p->kind = UKD_PRNG_XOSHIRO;
 	*ret = p;
 	return 0;
@@ -161,12 +161,12 @@ int ukd_prng_fill(struct ukd_prng *p, void *buf, size_t size)
 	if (!p || (!buf && size))
 		return -EINVAL;
 	if (p->kind == UKD_PRNG_XOSHIRO)
-		xoshiro_fill(&p->xo, buf, size);
+		ukd_prng_xoshiro_fill(&p->xo, buf, size);
 	else {
 		if (p->chacha_pos != p->pos)
-			r = chacha20_seek(p->chacha, p->key, p->iv, p->pos);
+			r = ukd_prng_chacha20_seek(p->chacha, p->key, p->iv, p->pos);
 		if (r >= 0)
-			r = chacha20_fill(p->chacha, buf, size);
+			r = ukd_prng_chacha20_fill(p->chacha, buf, size);
 		/* On failure the context's position is unknown: seek next time. */
 		p->chacha_pos = r < 0 ? ~p->pos : p->pos + size;
 	}

@@ -63,7 +63,8 @@ static void xoshiro_blocks(struct xoshiro *x, uint8_t *out, size_t blocks)
 	memcpy(x->s[3], &s3, sizeof(s3));
 }
 
-void xoshiro_set_state(struct xoshiro *x, const uint64_t state[UKD_PRNG_XOSHIRO_LANES][4])
+void ukd_prng_xoshiro_set_state(struct xoshiro *x,
+				const uint64_t state[UKD_PRNG_XOSHIRO_LANES][4])
 {
 	for (unsigned int l = 0; l < UKD_PRNG_XOSHIRO_LANES; l++)
 		for (unsigned int w = 0; w < 4; w++)
@@ -71,7 +72,7 @@ void xoshiro_set_state(struct xoshiro *x, const uint64_t state[UKD_PRNG_XOSHIRO_
 	x->tail_len = 0;
 }
 
-void xoshiro_fill(struct xoshiro *x, void *buf, size_t size)
+void ukd_prng_xoshiro_fill(struct xoshiro *x, void *buf, size_t size)
 {
 	uint8_t *out = buf;
 	size_t n;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "front-internal.h"
+#include "chardev-file.h"
 #include "kkey.h"
 #include "smf.h"
 #include "check-run.h"
@@ -27,10 +27,9 @@ static struct kkey *make(bool keep, size_t capacity)
 
 static struct ukd_file *op(struct kkey *k, unsigned int note)
 {
-	int err;
-	struct ukd_file *f = ukd_front_file_open(&k->nodes[note], O_RDWR, &err);
+	struct ukd_file *f = NULL;
 
-	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(ukd_chardev_file_open(&f, &k->nodes[note], O_RDWR), 0);
 	ck_assert_ptr_nonnull(f);
 	return f;
 }
@@ -89,7 +88,7 @@ START_TEST(names_and_modes)
 	ck_assert_str_eq(k->nodes[60].name, "kkey060");
 	ck_assert_str_eq(k->nodes[127].name, "kkey127");
 	ck_assert_uint_eq(k->nodes[5].mode, 0666);
-	ck_assert_int_eq(ukd_front_check_devs(k->node_ptrs, KKEY_NOTES), 0);
+	ck_assert_int_eq(ukd_chardev_check_devs(k->node_ptrs, KKEY_NOTES), 0);
 	kkey_free(k);
 }
 END_TEST
@@ -118,8 +117,8 @@ START_TEST(write_semantics)
 	ck_assert_uint_eq(c.off[60], 2);
 	ck_assert_uint_eq(c.total, 4);
 	free(buf);
-	ukd_front_file_release(f60);
-	ukd_front_file_release(r);
+	ukd_chardev_file_release(f60);
+	ukd_chardev_file_release(r);
 	kkey_free(k);
 }
 END_TEST
@@ -144,8 +143,8 @@ START_TEST(read_clears_and_one_byte_reads)
 	ck_assert_int_eq(a->dev->ops->read(a, whole, 10), 0);
 	free(whole);
 	free(bytes);
-	ukd_front_file_release(a);
-	ukd_front_file_release(b);
+	ukd_chardev_file_release(a);
+	ukd_chardev_file_release(b);
 
 	/* 1-byte reads rebuild the same bytes as one bulk read would. */
 	ck_assert_int_eq(wr(f, "1", 1, false), 1);
@@ -159,9 +158,9 @@ START_TEST(read_clears_and_one_byte_reads)
 	ck_assert_mem_eq(whole, bytes, len);
 	free(whole);
 	free(bytes);
-	ukd_front_file_release(a);
-	ukd_front_file_release(b);
-	ukd_front_file_release(f);
+	ukd_chardev_file_release(a);
+	ukd_chardev_file_release(b);
+	ukd_chardev_file_release(f);
 	kkey_free(k);
 }
 END_TEST
@@ -186,9 +185,9 @@ START_TEST(held_note_across_reads)
 	ck_assert_uint_eq(c.on[64], 1);  /* pressed again at the start */
 	ck_assert_uint_eq(c.off[64], 1); /* the real release */
 	free(buf);
-	ukd_front_file_release(a);
-	ukd_front_file_release(b);
-	ukd_front_file_release(f);
+	ukd_chardev_file_release(a);
+	ukd_chardev_file_release(b);
+	ukd_chardev_file_release(f);
 	kkey_free(k);
 }
 END_TEST
@@ -202,7 +201,7 @@ START_TEST(capacity_gives_enospc)
 		ck_assert_int_eq(wr(f, i & 1 ? "0" : "1", 1, false), 1);
 	ck_assert_int_eq(wr(f, "1", 1, false), -ENOSPC);
 	ck_assert_uint_eq(ukd_recorder_count(k->rec), 1000);
-	ukd_front_file_release(f);
+	ukd_chardev_file_release(f);
 	kkey_free(k);
 }
 END_TEST
@@ -215,39 +214,39 @@ START_TEST(ioctls)
 	uint32_t v;
 	uint64_t wide = 5;
 
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_GET_VELOCITY, NULL, 0, &v, 4), 0);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_GET_VELOCITY, NULL, 0, &v, 4), 0);
 	ck_assert_uint_eq(v, 63);
 	v = 100;
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), 0);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), 0);
 	v = 128;
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), -EINVAL);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), -EINVAL);
 	v = 0; /* a note-on of velocity 0 would be a note-off */
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), -EINVAL);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 4, NULL, 0), -EINVAL);
 	v = 0;
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_SLOWDOWN, &v, 4, NULL, 0), -EINVAL);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_SET_SLOWDOWN, &v, 4, NULL, 0), -EINVAL);
 	v = 33;
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_SLOWDOWN, &v, 4, NULL, 0), -EINVAL);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_SET_SLOWDOWN, &v, 4, NULL, 0), -EINVAL);
 	v = 10;
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_SLOWDOWN, &v, 4, NULL, 0), 0);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_SET_SLOWDOWN, &v, 4, NULL, 0), 0);
 	ck_assert_int_eq(wr(f, "1", 1, false), 1);
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_GET_STATUS, NULL, 0, &st, sizeof(st)), 0);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_GET_STATUS, NULL, 0, &st, sizeof(st)), 0);
 	ck_assert_uint_eq(st.events, 1);
 	ck_assert_uint_eq(st.capacity, 1000);
 	ck_assert_uint_eq(st.velocity, 100);
 	ck_assert_uint_eq(st.slowdown, 10);
 	ck_assert_uint_eq(st.held, 1);
 	ck_assert_uint_eq(st.flags, 0);
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_RESET, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_RESET, NULL, 0, NULL, 0), 0);
 	ck_assert_uint_eq(ukd_recorder_count(k->rec), 1); /* the held note, re-pressed */
 
 	/* Wrong size for a known number: EINVAL. Unknown: ENOTTY. */
-	ck_assert_int_eq(ukd_front_file_ioctl(f, _IOW(KKEY_IOC_MAGIC, 2, uint64_t), &wide, 8, NULL, 0), -EINVAL);
-	ck_assert_int_eq(ukd_front_file_ioctl(f, _IOR(KKEY_IOC_MAGIC, 2, uint32_t), NULL, 0, &v, 4), -EINVAL);
-	ck_assert_int_eq(ukd_front_file_ioctl(f, _IO(KKEY_IOC_MAGIC, 99), NULL, 0, NULL, 0), -ENOTTY);
-	ck_assert_int_eq(ukd_front_file_ioctl(f, _IO('T', 1), NULL, 0, NULL, 0), -ENOTTY);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, _IOW(KKEY_IOC_MAGIC, 2, uint64_t), &wide, 8, NULL, 0), -EINVAL);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, _IOR(KKEY_IOC_MAGIC, 2, uint32_t), NULL, 0, &v, 4), -EINVAL);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, _IO(KKEY_IOC_MAGIC, 99), NULL, 0, NULL, 0), -ENOTTY);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, _IO('T', 1), NULL, 0, NULL, 0), -ENOTTY);
 	/* Buffers that do not match the command: the front end's check. */
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 2, NULL, 0), -EINVAL);
-	ukd_front_file_release(f);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KKEY_IOC_SET_VELOCITY, &v, 2, NULL, 0), -EINVAL);
+	ukd_chardev_file_release(f);
 	kkey_free(k);
 }
 END_TEST
@@ -258,15 +257,15 @@ START_TEST(poll_mask)
 	struct ukd_file *f = op(k, 0);
 	uint8_t buf[16];
 
-	ck_assert_uint_eq(ukd_front_file_poll(f) & (POLLIN | POLLOUT), POLLOUT);
+	ck_assert_uint_eq(ukd_chardev_file_poll(f) & (POLLIN | POLLOUT), POLLOUT);
 	ck_assert_int_eq(wr(f, "1", 1, false), 1);
-	ck_assert_uint_eq(ukd_front_file_poll(f) & POLLIN, POLLIN);
+	ck_assert_uint_eq(ukd_chardev_file_poll(f) & POLLIN, POLLIN);
 	ck_assert_int_gt(f->dev->ops->read(f, buf, sizeof(buf)), 0); /* mid-snapshot */
-	ck_assert_uint_eq(ukd_front_file_poll(f) & POLLIN, POLLIN);
+	ck_assert_uint_eq(ukd_chardev_file_poll(f) & POLLIN, POLLIN);
 	while (f->dev->ops->read(f, buf, sizeof(buf)) > 0)
 		;
-	ck_assert_uint_eq(ukd_front_file_poll(f) & POLLIN, 0); /* at EOF */
-	ukd_front_file_release(f);
+	ck_assert_uint_eq(ukd_chardev_file_poll(f) & POLLIN, 0); /* at EOF */
+	ukd_chardev_file_release(f);
 	kkey_free(k);
 }
 END_TEST

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smf.h"
 #include "check-run.h"
+#include "macro.h"
+#include "smf.h"
 
 static uint8_t *load(const char *name, size_t *len)
 {
@@ -237,6 +238,75 @@ START_TEST(reader_refuses)
 }
 END_TEST
 
+/* Reads every payload byte, so that a payload reaching past the buffer is
+ * an out-of-bounds read that ASan and valgrind report. */
+static int touch_payload(const struct ukd_smf_event *ev, void *userdata)
+{
+	unsigned int *sum = userdata;
+
+	for (size_t k = 0; k < ev->payload_len; k++)
+		*sum += ev->payload[k];
+	return 0;
+}
+
+/* SMF 1.0: sysex (F0), escape (F7) and meta events carry a VLQ length and
+ * that many bytes; each payload is handed over in place, and a length that
+ * runs past the track's end is refused. The bytes are written out by hand
+ * from the specification. */
+START_TEST(reader_payloads)
+{
+	uint8_t trk[] = { 'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0x03, 0xe8,
+			  'M', 'T', 'r', 'k', 0, 0, 0, 27,
+			  0x00, 0xf0, 0x03, 0x7e, 0x09, 0xf7,       /* sysex: GM on */
+			  0x81, 0x00, 0xf7, 0x02, 0xf3, 0x01,       /* escape, tick 128 */
+			  0x00, 0xff, 0x01, 0x03, 'k', 'e', 'y',    /* meta text */
+			  0x00, 0x90, 0x3c, 0x40,                   /* running status */
+			  0x00, 0xff, 0x2f, 0x00 };
+	struct collect c = { 0 };
+
+	ck_assert_int_eq(ukd_smf_parse(trk, sizeof(trk), NULL, collect_fn, &c), 0);
+	ck_assert_int_eq(c.n, 5);
+	ck_assert_uint_eq(c.ev[0].status, 0xf0);
+	ck_assert_uint_eq(c.ev[0].payload_len, 3);
+	ck_assert_mem_eq(c.ev[0].payload, "\x7e\x09\xf7", 3);
+	ck_assert_uint_eq(c.ev[1].status, 0xf7);
+	ck_assert_uint_eq(c.ev[1].tick, 128);
+	ck_assert_uint_eq(c.ev[1].payload_len, 2);
+	ck_assert_mem_eq(c.ev[1].payload, "\xf3\x01", 2);
+	ck_assert_uint_eq(c.ev[2].status, 0xff);
+	ck_assert_uint_eq(c.ev[2].meta_type, 0x01);
+	ck_assert_uint_eq(c.ev[2].payload_len, 3);
+	ck_assert_mem_eq(c.ev[2].payload, "key", 3);
+	ck_assert_uint_eq(c.ev[3].status, 0x90);
+	ck_assert_uint_eq(c.ev[4].meta_type, 0x2f);
+
+	/* Each payload length one past the track's 27 bytes: the track starts
+	 * at byte 22; the sysex length is at 24 (payload from track byte 3, 24
+	 * bytes left), the escape's at 31 (from 10, 17 left), the text's at 37
+	 * (from 16, 11 left). On the heap at its exact size, so that handing
+	 * out such a payload would be caught reading past the end. */
+	static const struct { size_t at; uint8_t bad, good; } cut[] = {
+		{ 24, 25, 0x03 }, { 31, 18, 0x02 }, { 37, 12, 0x03 },
+	};
+	uint8_t *heap = malloc(sizeof(trk));
+	unsigned int sum = 0;
+
+	ck_assert_ptr_nonnull(heap);
+	for (size_t k = 0; k < UKD_ARRAY_SIZE(cut); k++) {
+		memcpy(heap, trk, sizeof(trk));
+		ck_assert_uint_eq(heap[cut[k].at], cut[k].good);
+		heap[cut[k].at] = cut[k].bad;
+		ck_assert_int_eq(ukd_smf_parse(heap, sizeof(trk), NULL, touch_payload, &sum),
+				 -EBADMSG);
+	}
+	memcpy(heap, trk, sizeof(trk));
+	sum = 0;
+	ck_assert_int_eq(ukd_smf_parse(heap, sizeof(trk), NULL, touch_payload, &sum), 0);
+	ck_assert_uint_eq(sum, 0x7e + 0x09 + 0xf7 + 0xf3 + 0x01 + 'k' + 'e' + 'y');
+	free(heap);
+}
+END_TEST
+
 static Suite *smf_suite(void)
 {
 	Suite *s = suite_create("smf");
@@ -250,6 +320,7 @@ static Suite *smf_suite(void)
 	tcase_add_test(tc, long_pause_bridged);
 	tcase_add_test(tc, channel_and_tempo);
 	tcase_add_test(tc, reader_refuses);
+	tcase_add_test(tc, reader_payloads);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,13 @@ fails on timing (exit 0 unless something broke; 77 without root or
      and in-process with the library (smfgen: record, snapshot, write).
   3. kkeyd's RSS (VmRSS from /proc/PID/status) idle, after 1,000,000
      events, and after reading them.
+  4. What the crash journal costs: events/s with 128 writers, kkeyd
+     without a state directory against kkeyd with one (commit=1, the
+     default: page cache only, a 1 s fdatasync), alternating in the same
+     run; then commit=0 (an fdatasync per write) on fewer events. The
+     state directory is made in the current directory (meson: the build
+     directory), whose file system type is printed: fdatasync costs
+     nothing on tmpfs.
 
 Usage: bench.py KKEYD NOOPKEYS KKWRITE SMFGEN   (KKEY_BENCH_REPEATS=7)
 """
@@ -110,6 +117,46 @@ def read_song(mnt):
         os.close(fd)
 
 
+def journal_cost(kkeyd, tool, work):
+    """Part 4: events/s with and without the journal, 128 writers."""
+    state = tempfile.mkdtemp(prefix="kkeyd-bench-state-", dir=os.getcwd())
+    fs = subprocess.run(["stat", "-f", "-c", "%T", state], capture_output=True, text=True).stdout.strip()
+    # (name, kkeyd argv, events per writer, runs); commit=0 is slow on a disk: last and shorter.
+    runs = [("none", [kkeyd, "--fuse"], 400, REPEATS),
+            ("commit=1", [kkeyd, "--fuse", "--state-dir", state], 400, REPEATS),
+            ("commit=0", [kkeyd, "--fuse", "--state-dir", state, "--commit", "0"], 8, 3)]
+    rates = {}
+    try:
+        print("# crash journal cost, 128 writers, state directory on %s (%s)" % (fs, state))
+        print("%-9s %8s %11s %11s %10s %10s" % ("journal", "events", "best", "median",
+                                               "best/none", "med/none"))
+        daemons = {}
+        try:
+            for name, argv, _, _ in runs[:2]:
+                daemons[name] = Daemon(argv, os.path.join(work, "j-" + name))
+            for _ in range(REPEATS):     # none and commit=1 alternate
+                for name, _, per, _ in runs[:2]:
+                    reset(daemons[name].mnt)
+                    rates.setdefault(name, []).append(kkwrite(tool, daemons[name].mnt, 128, per)[1])
+        finally:
+            for d in daemons.values():
+                d.stop()
+        d = Daemon(runs[2][1], os.path.join(work, "j-commit0"))
+        try:
+            for _ in range(runs[2][3]):
+                reset(d.mnt)
+                rates.setdefault("commit=0", []).append(kkwrite(tool, d.mnt, 128, runs[2][2])[1])
+        finally:
+            d.stop()
+        base_best, base_med = max(rates["none"]), statistics.median(rates["none"])
+        for name, _, per, _ in runs:
+            best, med = max(rates[name]), statistics.median(rates[name])
+            print("%-9s %8d %11d %11d %10.2f %10.2f" % (name, 128 * per, best, med,
+                                                       best / base_best, med / base_med))
+    finally:
+        subprocess.run(["rm", "-rf", state])
+
+
 def main(argv):
     if len(argv) != 5:
         print(__doc__)
@@ -164,6 +211,9 @@ def main(argv):
               "after reading them %d KiB; peak (VmHWM) %d KiB"
               % (rss_idle, rss_before, rss_full, rss_after_read, hwm))
         print("noopkeys RSS: %d KiB" % nd.rss_kib())
+        for d in (kk, nd):
+            d.stop()
+        journal_cost(kkeyd, tool, work)
         return 0
     finally:
         for d in (kk, nd):

@@ -7,20 +7,11 @@
 # SIGHUP reads the file again and keeps the recording.
 # Starts its own kkeyd processes; KKEYD names the binary.
 set -u
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: host tests need root"; exit 77; fi
-if [ ! -c /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
-: "${KKEYD:?KKEYD must name the kkeyd binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
-PY=${PYTHON3:-/usr/bin/python3}
+source "$HERE/own-daemon.sh"
 work=$(mktemp -d /tmp/kkeyd-life.XXXXXX)
-pid=
-failures=0
-ok()  { echo "ok     $*"; }
-bad() { echo "FAILED $*"; failures=$((failures + 1)); }
-expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; wait "$pid" 2>/dev/null; fi
+	kill_daemon
 	for m in "$work"/m*; do is_mounted "$m" && fusermount3 -u -z "$m"; done
 	rm -rf "$work"
 }
@@ -29,14 +20,7 @@ trap cleanup EXIT
 start() {  # start MNT ARGS...: start kkeyd, wait (bounded) for the nodes
 	local mnt=$1; shift
 	mkdir -p "$mnt"
-	"$KKEYD" --fuse "$mnt" "$@" > "$work/log" 2>&1 &
-	pid=$!
-	for _ in $(seq 100); do
-		[ -e "$mnt/kkey127" ] && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "kkeyd did not come up:"; cat "$work/log"; return 1
+	kkeyd_up "$mnt" "$work/log" "$@"
 }
 stop() {   # stop SIGNAL MNT: expect exit 0 and the mount gone
 	kill -"$1" "$pid"
@@ -123,5 +107,4 @@ print(" ".join("%d/%d/%d" % (m.note, m.velocity, m.channel + 1)
 	stop TERM "$work/m4"
 fi
 
-[ $failures = 0 ] && { echo "# PASS"; exit 0; }
-echo "# $failures FAILURE(S)"; exit 1
+report

@@ -30,9 +30,17 @@ libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c
                            ctypes.c_uint]
 PUNCH = 2 | 1       # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
 ZERO = 0x10         # FALLOC_FL_ZERO_RANGE
-EXCHANGE = 2
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
 MAXOFF = 256 * 1024
 MAXLEN = 96 * 1024
+
+
+def renameat2(a, b, flags):
+    """renameat2(2) (os.rename has no flags); raises OSError like os.*."""
+    if libc.renameat2(-100, a.encode(), -100, b.encode(), flags) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
 
 
 class Inode:
@@ -309,9 +317,7 @@ class Exerciser:
                     err = errno.ENOTEMPTY
         if exchange:
             def rn(x, y):
-                if libc.renameat2(-100, x.encode(), -100, y.encode(), EXCHANGE) != 0:
-                    e = ctypes.get_errno()
-                    raise OSError(e, os.strerror(e))
+                renameat2(x, y, RENAME_EXCHANGE)
             rn.__name__ = 'renameat2_exchange'
             self.expect(err, rn, self.real(a), self.real(b))
         else:

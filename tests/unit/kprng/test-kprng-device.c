@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kprngd's device logic, driven through the same per-open and ioctl paths
- * the front ends use (front-internal.h): stream reproducibility across read
+ * the front ends use (chardev-file.h): stream reproducibility across read
  * sizes and interleaved readers, writes, ioctls and their errors.
  */
 #include <check.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "chardev-file.h"
 #include "device.h"
-#include "front-internal.h"
 #include "ref.h"
 #include "../check-run.h"
 
@@ -36,10 +36,9 @@ static struct kprng *dev_new(const char *seed, enum ukd_prng_kind gen)
 
 static struct ukd_file *dev_open(struct kprng *k, int flags)
 {
-	int r;
-	struct ukd_file *f = ukd_front_file_open(&k->node, flags, &r);
+	struct ukd_file *f = NULL;
 
-	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(ukd_chardev_file_open(&f, &k->node, flags), 0);
 	ck_assert_ptr_nonnull(f);
 	return f;
 }
@@ -62,7 +61,7 @@ static int dev_ioctl(struct ukd_file *f, unsigned int cmd, const void *in, void 
 	unsigned int dir = _IOC_DIR(cmd);
 
 	/* As the kernel + front end deliver it: buffers sized by the command. */
-	return ukd_front_file_ioctl(f, cmd, (dir & _IOC_WRITE) ? in : NULL,
+	return ukd_chardev_file_ioctl(f, cmd, (dir & _IOC_WRITE) ? in : NULL,
 				    (dir & _IOC_WRITE) ? size : 0,
 				    (dir & _IOC_READ) ? out : NULL, (dir & _IOC_READ) ? size : 0);
 }
@@ -122,7 +121,7 @@ START_TEST(reproducible_interleaved)
 		ck_assert_int_eq(memcmp(got[i], want, TOTAL), 0);
 		ck_assert_uint_eq(f[i]->pos, TOTAL);
 		ck_assert_uint_eq(dev_stats(f[i]).position, TOTAL);
-		ukd_front_file_release(f[i]);
+		ukd_chardev_file_release(f[i]);
 		free(got[i]);
 	}
 	free(want);
@@ -146,8 +145,8 @@ START_TEST(random_opens_differ)
 	ck_assert_uint_eq(g.flags, 0);
 	ck_assert_uint_eq(dev_stats(a).flags, 0);
 	ck_assert_int_eq(k->node.ops->read(a, x, 0), 0);
-	ukd_front_file_release(a);
-	ukd_front_file_release(b);
+	ukd_chardev_file_release(a);
+	ukd_chardev_file_release(b);
 	kprng_free(k);
 }
 END_TEST
@@ -184,10 +183,10 @@ START_TEST(writes_mix)
 	ck_assert_ref(buf, sizeof(buf), "stream chacha20 42 %zu 68656c6c6f", sizeof(buf));
 	ck_assert_uint_eq(dev_stats(again).key_changes, 1);
 
-	ukd_front_file_release(before);
-	ukd_front_file_release(w);
-	ukd_front_file_release(after);
-	ukd_front_file_release(again);
+	ukd_chardev_file_release(before);
+	ukd_chardev_file_release(w);
+	ukd_chardev_file_release(after);
+	ukd_chardev_file_release(again);
 	kprng_free(k);
 }
 END_TEST
@@ -233,7 +232,7 @@ START_TEST(ioctl_seed_and_generator)
 	later = dev_open(k, O_RDONLY);
 	dev_read(later, buf, sizeof(buf));
 	ck_assert_ref(buf, sizeof(buf), "stream xoshiro 7 %zu", sizeof(buf));
-	ukd_front_file_release(later);
+	ukd_chardev_file_release(later);
 
 	/* File reseed: this file leaves deterministic mode, the device does not. */
 	s.flags = 0;
@@ -256,14 +255,14 @@ START_TEST(ioctl_seed_and_generator)
 		dev_read(b, y, sizeof(y));
 		ck_assert_int_ne(memcmp(x, y, sizeof(x)), 0);
 		ck_assert_uint_eq(dev_stats(a).open_now, 4);
-		ukd_front_file_release(a);
-		ukd_front_file_release(b);
+		ukd_chardev_file_release(a);
+		ukd_chardev_file_release(b);
 	}
 	st = dev_stats(rw);
 	ck_assert_uint_eq(st.open_now, 2);
 	ck_assert_uint_eq(st.opens, 5);
-	ukd_front_file_release(ro);
-	ukd_front_file_release(rw);
+	ukd_chardev_file_release(ro);
+	ukd_chardev_file_release(rw);
 	kprng_free(k);
 }
 END_TEST
@@ -292,7 +291,7 @@ START_TEST(ioctl_errors)
 	ck_assert_int_eq(dev_ioctl(f, BAD_GET_GEN, in, NULL), -EINVAL);
 	ck_assert_int_eq(dev_ioctl(f, BAD_STATS, NULL, out), -EINVAL);
 	/* Buffers that do not match the command: the front-end check. */
-	ck_assert_int_eq(ukd_front_file_ioctl(f, KPRNG_IOC_GET_STATS, NULL, 0, out, 8), -EINVAL);
+	ck_assert_int_eq(ukd_chardev_file_ioctl(f, KPRNG_IOC_GET_STATS, NULL, 0, out, 8), -EINVAL);
 	/* Values. */
 	ck_assert_int_eq(dev_ioctl(f, KPRNG_IOC_SET_SEED, &s, NULL), -EINVAL);
 	s.reserved = 0;
@@ -305,7 +304,7 @@ START_TEST(ioctl_errors)
 	/* A failed ioctl left the stream alone. */
 	dev_read(f, out, sizeof(out));
 	ck_assert_ref(out, sizeof(out), "stream chacha20 1 %zu", sizeof(out));
-	ukd_front_file_release(f);
+	ukd_chardev_file_release(f);
 	kprng_free(k);
 }
 END_TEST

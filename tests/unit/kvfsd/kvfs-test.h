@@ -13,10 +13,10 @@ static inline struct super_block *test_sb_new(uint64_t size, uint64_t negative_m
 {
 	struct kvfs_mount_opts o = { .size = size, .negative_max = negative_max,
 				     .root_mode = 0755 };
-	int r = 0;
-	struct super_block *sb = super_new(&o, &r);
+	struct super_block *sb = NULL;
+	int r = super_new(&o, &sb);
 
-	ck_assert_msg(sb, "super_new: %s", strerror(-r));
+	ck_assert_msg(r == 0, "super_new: %s", strerror(-r));
 	return sb;
 }
 

@@ -14,6 +14,7 @@
 
 #include "dcache.h"
 #include "fs.h"
+#include "stats.h"
 #include "../check-run.h"
 #include "kvfs-test.h"
 
@@ -182,11 +183,9 @@ START_TEST(test_inode_open_unlinked)
 	struct super_block *sb = test_sb_new(1 << 20, 10);
 	struct inode *ino;
 	struct file *f;
-	int r;
 
 	ck_assert_int_eq(vfs_create(root_of(sb), "f", S_IFREG | 0644, 0, &root_cred, &ino), 0);
-	f = file_open(ino, O_RDWR, &r);
-	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(file_open(ino, O_RDWR, &f), 0);
 	ck_assert_int_eq(f->f_op->write(f, 0, "hello", 5), 5);
 	ck_assert_int_eq(vfs_unlink(root_of(sb), "f"), 0);
 	ck_assert_uint_eq(sb->s_inodes_live, 2);
@@ -243,10 +242,8 @@ START_TEST(test_inode_setgid_dir_and_limits)
 	struct super_block *sb;
 	struct inode *d, *f;
 	char longname[300];
-	int r;
 
-	sb = super_new(&o, &r);
-	ck_assert_ptr_nonnull(sb);
+	ck_assert_int_eq(super_new(&o, &sb), 0);
 	ck_assert_int_eq(vfs_mkdir(root_of(sb), "d", 0755, &user, &d), 0);
 	ck_assert_uint_eq(d->i_gid, 100);
 	ck_assert(d->i_mode & S_ISGID);
@@ -328,7 +325,6 @@ START_TEST(test_mapping_write_begin_fill)
 	struct iov_iter to = { .iov = iov, .max = 2 };
 	struct file *f;
 	size_t n;
-	int r;
 
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (unsigned char)(i * 13 + 5);
@@ -348,8 +344,7 @@ START_TEST(test_mapping_write_begin_fill)
 		ck_assert_uint_eq(out[i], 0);
 
 	/* The file op: size and times are the write's before the bytes are. */
-	f = file_open(ino, O_RDWR, &r);
-	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(file_open(ino, O_RDWR, &f), 0);
 	to = (struct iov_iter){ .iov = iov, .max = 2 };
 	ck_assert_int_eq(f->f_op->write_begin(f, 8192, 100, &to), 100);
 	ck_assert_uint_eq(ino->i_size, 8292);
@@ -483,14 +478,20 @@ START_TEST(test_xattr)
 	ck_assert_str_eq(buf, "user.a");
 	ck_assert_int_eq(kvfs_removexattr(ino, "user.a", &root_cred), 0);
 	ck_assert_int_eq(kvfs_removexattr(ino, "user.a", &root_cred), -ENODATA);
-	/* Root's stats. */
-	ck_assert_int_gt(kvfs_getxattr(root_of(sb), "kvfs.stats.inodes", buf, sizeof(buf),
-				       &user), 0);
-	ck_assert_int_eq(kvfs_getxattr(root_of(sb), "kvfs.stats.inodes", buf, sizeof(buf),
-				       &user), 1);
+	/* Root's stats: kvfs.* names belong to stats.c on the root only. */
+	ck_assert(kvfs_stats_owns(root_of(sb), "kvfs.stats.inodes"));
+	ck_assert(!kvfs_stats_owns(ino, "kvfs.stats.inodes"));
+	ck_assert(!kvfs_stats_owns(root_of(sb), "user.kvfs.stats"));
+	ck_assert_int_eq(kvfs_stats_getxattr(sb, "kvfs.stats.inodes", NULL, 0), 1);
+	ck_assert_int_eq(kvfs_stats_getxattr(sb, "kvfs.stats.inodes", buf, sizeof(buf)), 1);
 	ck_assert_mem_eq(buf, "2", 1);
-	ck_assert_int_eq(kvfs_getxattr(root_of(sb), "kvfs.stats.nope", buf, sizeof(buf),
-				       &user), -ENODATA);
+	ck_assert_int_eq(kvfs_stats_getxattr(sb, "kvfs.stats.nope", buf, sizeof(buf)), -ENODATA);
+	ck_assert_int_eq(kvfs_stats_getxattr(sb, "kvfs.statsx", buf, sizeof(buf)), -ENODATA);
+	ck_assert_int_eq(kvfs_stats_setxattr(sb, "kvfs.ctl.drop_caches", "1", 1, &user), -EPERM);
+	ck_assert_int_eq(kvfs_stats_setxattr(sb, "kvfs.ctl.drop_caches", "4", 1, &root_cred),
+			 -EINVAL);
+	ck_assert_int_eq(kvfs_stats_setxattr(sb, "kvfs.ctl.drop_caches", "1", 1, &root_cred), 0);
+	ck_assert_int_eq(kvfs_stats_setxattr(sb, "kvfs.stats", "1", 1, &root_cred), -EPERM);
 	test_sb_done(sb);
 }
 END_TEST

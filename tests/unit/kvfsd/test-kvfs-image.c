@@ -95,7 +95,6 @@ START_TEST(test_round_trip)
 	struct inode *d, *f, *s, *g;
 	struct file *fp;
 	uint64_t ino_f;
-	int r;
 
 	ck_assert_uint_eq(image_generation(sb), 1);
 	ck_assert_int_eq(vfs_mkdir(sb->s_root->d_inode, "dir", 0750, &root_cred, &d), 0);
@@ -103,8 +102,7 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(vfs_link(f, sb->s_root->d_inode, "hard"), 0);
 	ck_assert_int_eq(vfs_symlink(d, "sym", "file", &root_cred, &s), 0);
 	ck_assert_int_eq(kvfs_setxattr(f, "user.k", "v", 1, 0, &root_cred), 0);
-	fp = file_open(f, O_RDWR, &r);
-	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(file_open(f, O_RDWR, &fp), 0);
 	ck_assert_int_eq(fp->f_op->write(fp, 3 * 4096 + 10, "persist", 7), 7);
 	file_release(fp);
 	ino_f = f->i_ino;
@@ -147,10 +145,9 @@ START_TEST(test_copy_on_write)
 	struct inode *f;
 	struct file *fp;
 	uint64_t b1, b2;
-	int r;
 
 	ck_assert_int_eq(vfs_create(sb->s_root->d_inode, "f", S_IFREG | 0644, 0, &root_cred, &f), 0);
-	fp = file_open(f, O_RDWR, &r);
+	ck_assert_int_eq(file_open(f, O_RDWR, &fp), 0);
 	ck_assert_int_eq(fp->f_op->write(fp, 0, "one", 3), 3);
 	ck_assert_int_eq(sync_filesystem(sb), 0);
 	b1 = (uint32_t)*page_private(mapping_find_page(&f->i_data, 0));
@@ -216,10 +213,9 @@ START_TEST(test_corrupt_data)
 	struct inode *f;
 	struct file *fp;
 	uint64_t blk;
-	int r;
 
 	ck_assert_int_eq(vfs_create(sb->s_root->d_inode, "f", S_IFREG | 0644, 0, &root_cred, &f), 0);
-	fp = file_open(f, O_RDWR, &r);
+	ck_assert_int_eq(file_open(f, O_RDWR, &fp), 0);
 	ck_assert_int_eq(fp->f_op->write(fp, 0, "data", 4), 4);
 	file_release(fp);
 	ck_assert_int_eq(sync_filesystem(sb), 0);
@@ -245,10 +241,9 @@ static struct inode *mkfile(struct inode *dir, const char *name, const char *dat
 {
 	struct inode *f;
 	struct file *fp;
-	int r;
 
 	ck_assert_int_eq(vfs_create(dir, name, S_IFREG | 0644, 0, &root_cred, &f), 0);
-	fp = file_open(f, O_RDWR, &r);
+	ck_assert_int_eq(file_open(f, O_RDWR, &fp), 0);
 	ck_assert_int_eq(fp->f_op->write(fp, 0, data, strlen(data)), (ssize_t)strlen(data));
 	file_release(fp);
 	return f;
@@ -296,9 +291,8 @@ START_TEST(test_deltas)
 	ck_assert_int_eq(vfs_rmdir(root, "c"), 0);
 	{
 		struct file *fp;
-		int r;
 
-		fp = file_open(g, O_RDWR, &r);
+		ck_assert_int_eq(file_open(g, O_RDWR, &fp), 0);
 		ck_assert_int_eq(fp->f_op->write(fp, 0, "new", 3), 3);
 		file_release(fp);
 	}
