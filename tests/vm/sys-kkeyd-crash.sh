@@ -3,8 +3,8 @@
 # Nothing acknowledged is lost (issue 12): note on, note off, `kill -9` of
 # kkeyd.service's MainPID; systemd restarts it (NRestarts goes up) and the
 # recording read afterwards holds exactly those two events (checked on the
-# host with mido by sys-kkeyd-crash.post). Needs kkeyd's crash journal
-# (branch kkey-journal); registered in meson.build only once that is in.
+# host with mido by sys-kkeyd-crash.post). Needs kkeyd's crash journal,
+# which kkeyd.service gives a place with StateDirectory=.
 # vm-flavour: debian
 # vm-timeout: 300
 # vm-mem: 768
