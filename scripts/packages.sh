@@ -6,6 +6,7 @@ UKD_BUILD_PACKAGES=(
 	gcc meson ninja-build pkg-config
 	libfuse3-dev fuse3 libsystemd-dev libinih-dev libudev-dev libevdev-dev
 	libasound2-dev libssl-dev
+	scdoc systemd udev
 )
 # The demo: play and check the song.
 UKD_DEMO_PACKAGES=(fluidsynth timgm6mb-soundfont)
@@ -14,7 +15,7 @@ UKD_TEST_PACKAGES=(
 	check python3 python3-mido midicsv fluidsynth timgm6mb-soundfont sox
 	ent rng-tools5 util-linux procps fio stress-ng
 	qemu-system-x86 linux-image-amd64 busybox-static alsa-utils xz-utils kmod
-	mmdebstrap systemd-container podman runc strace
+	mmdebstrap e2fsprogs man-db systemd-container podman runc strace
 )
 
 # ukd_install PKG... - install what is missing; apt-get update only if needed.

@@ -314,6 +314,24 @@ class Flavour:
     def qemu_args(self, test, hdr, shell=False):
         raise NotImplementedError
 
+    def qemu_command(self, hdr, append, initrd, extra=()):
+        """The qemu command line every flavour shares: Debian's kernel (the
+        ELF vmlinux through qboot when we have it), @initrd, the kernel
+        command line @append plus the test's vm-append, isa-debug-exit for
+        the status, the test's vm-qemu last so it can override."""
+        ctx = self.ctx
+        append = list(append) + hdr.get("append", "").split()
+        kernel = ctx.vmlinux or ctx.kernel.vmlinuz
+        args = [QEMU, "-machine", "pc", "-m", hdr["mem"], "-smp", hdr["smp"],
+                "-nographic", "-no-reboot", "-net", "none",
+                "-kernel", kernel, "-initrd", initrd, "-append", " ".join(append),
+                *extra, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+        if ctx.vmlinux and os.path.exists(QBOOT):
+            args += ["-bios", QBOOT]
+        args += ctx.accel_args()
+        args += shlex.split(hdr.get("qemu", ""))
+        return args
+
 
 class InitramfsFlavour(Flavour):
     """busybox as PID 1, everything in an initramfs; ~6-9 s per boot."""
@@ -417,26 +435,233 @@ class InitramfsFlavour(Flavour):
             append.append("ukd.shell=1")
         if hdr.get("trace") == "1":
             append.append("ukd.trace=1")
-        append += hdr.get("append", "").split()
-        kernel = ctx.vmlinux or ctx.kernel.vmlinuz
-        args = [QEMU, "-machine", "pc", "-m", hdr["mem"], "-smp", hdr["smp"],
-                "-nographic", "-no-reboot", "-net", "none",
-                "-kernel", kernel, "-initrd", art["initrd"], "-append", " ".join(append),
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-        if ctx.vmlinux and os.path.exists(QBOOT):
-            args += ["-bios", QBOOT]
-        args += ctx.accel_args()
-        args += shlex.split(hdr.get("qemu", ""))
-        return args
+        return self.qemu_command(hdr, append, art["initrd"])
 
 
 class DebianFlavour(Flavour):
-    """Planned: mmdebstrap rootfs + systemd as PID 1 (see README.md)."""
+    """Debian 12 with systemd as PID 1 and systemd-udevd: the project as
+    installed (`meson install`, prefix /usr) on an mmdebstrap rootfs.
+
+    Three artifacts, each cached by content hash:
+    - root.img: the rootfs as a raw ext4 image, built once (mmdebstrap is
+      the slow part, 20-60 s) and booted with snapshot=on, so it is never
+      modified; keyed by the package list, the host's apt sources, the
+      kernel and the module list;
+    - the project: a separate build dir configured with --prefix=/usr (the
+      test build's prefix is whatever its owner chose) and installed with
+      --destdir, plus tests/ and scripts/ of the source tree;
+    - the initrd: busybox, the modules to mount the ext4 root, and the
+      project tree, which /init copies onto the root before it starts
+      systemd. Copying from the initramfs is cheaper under TCG than a
+      second disk or 9p, and systemd then sees the units, rules and
+      sysusers.d files like any installed package's.
+    The test runs as systemd.run= (a transient unit of the real PID 1);
+    its status comes back as the VMTEST-RC= marker and through
+    isa-debug-exit.
+    """
     name = "debian"
+    PACKAGES = ("systemd systemd-sysv udev kmod fuse3 libfuse3-3 libinih1 libssl3 libasound2 "
+                "libevdev2 libudev1 procps util-linux psmisc").split()
+    BASE_MODULES = ("cuse", "fuse")
+    INITRD_MODULES = ("virtio_pci", "virtio_blk", "ext4")
+    SOURCES = "/etc/apt/sources.list.d/debian.sources"
+    MACHINE_ID = "4b4f3d1e8a6c4b9e9d2f5a7c1e0b3d6f"
+
+    def _union(self, key):
+        """A header key over this flavour's tests only: another flavour's
+        module or file list must not rebuild (and re-download) this image."""
+        out = []
+        for t in self.ctx.test_scripts():
+            hdr = parse_header(t)
+            if hdr.get("flavour") == self.name:
+                out += [w for w in hdr.get(key, "").split() if w not in out]
+        return out
+
+    def _packages(self):
+        pk = list(self.PACKAGES)
+        for w in self._union("packages"):
+            if w not in pk:
+                pk.append(w)
+        return pk
+
+    def _root_image(self):
+        ctx, kernel = self.ctx, self.ctx.kernel
+        mmdebstrap = shutil.which("mmdebstrap")
+        if not mmdebstrap:
+            raise HarnessError("mmdebstrap missing: apt-get install mmdebstrap (scripts/packages.sh)")
+        sources = self.SOURCES if os.path.exists(self.SOURCES) else None
+        mods = list(self.BASE_MODULES) + [m for m in self._union("modules")
+                                          if m not in self.BASE_MODULES]
+        kos = kernel.module_closure(mods)
+        h = hashlib.sha256(f"ukd-vm-debian {HARNESS_VERSION}\n".encode())
+        h.update((" ".join(self._packages()) + "\n" + kernel.version + "\n").encode())
+        if sources:
+            h.update(open(sources, "rb").read())
+        for ko in kos:
+            h.update(ko.encode() + b"\0")
+        out = os.path.join(ctx.cache, f"debian-{h.hexdigest()[:20]}.img")
+        if os.path.exists(out) and not os.environ.get("UKD_VM_REBUILD"):
+            os.utime(out)
+            return out, False
+        t0 = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="ukd-vm-rootfs-", dir=ctx.cache) as tmp:
+            rootfs = os.path.join(tmp, "rootfs")
+            cmd = [mmdebstrap, "--variant=apt", "--quiet",
+                   "--include=" + ",".join(self._packages()),
+                   "--dpkgopt=path-exclude=/usr/share/doc/*",
+                   "--dpkgopt=path-exclude=/usr/share/locale/*",
+                   "--dpkgopt=path-exclude=/usr/share/man/*",
+                   "bookworm", rootfs] + ([sources] if sources else [])
+            r = run(cmd)
+            if r.returncode != 0:
+                raise HarnessError("mmdebstrap failed (it needs the Debian mirror):\n"
+                                   + "\n".join((r.stdout + r.stderr).splitlines()[-30:]))
+            t1 = time.monotonic()
+            # The modules the tests load, depmod'ed for the subset.
+            for ko in kos:
+                dest = os.path.join(rootfs, canon(ko))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                shutil.copy(ko, dest)
+            mdir = os.path.join(rootfs, canon(kernel.moddir))
+            for name in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
+                if os.path.exists(os.path.join(kernel.moddir, name)):
+                    shutil.copy(os.path.join(kernel.moddir, name), mdir)
+            r = run(["depmod", "-b", rootfs, kernel.version])
+            if r.returncode != 0:
+                raise HarnessError("depmod failed: " + r.stderr.strip())
+            # A fixed identity, no login prompt, nothing waiting for a network.
+            with open(os.path.join(rootfs, "etc/machine-id"), "w", encoding="utf-8") as f:
+                f.write(self.MACHINE_ID + "\n")
+            with open(os.path.join(rootfs, "etc/hostname"), "w", encoding="utf-8") as f:
+                f.write("ukd-vm\n")
+            with open(os.path.join(rootfs, "etc/fstab"), "w", encoding="utf-8") as f:
+                f.write("/dev/vda / ext4 rw,noatime 0 0\n")
+            for unit in ("serial-getty@ttyS0.service", "getty@tty1.service",
+                         "systemd-timesyncd.service", "apt-daily.timer",
+                         "apt-daily-upgrade.timer", "man-db.timer", "e2scrub_all.timer",
+                         "fstrim.timer", "dpkg-db-backup.timer"):
+                link = os.path.join(rootfs, "etc/systemd/system", unit)
+                if os.path.lexists(link):
+                    os.unlink(link)
+                os.symlink("/dev/null", link)
+            img = os.path.join(tmp, "root.img")
+            with open(img, "wb") as f:
+                f.truncate(1 << 30)
+            r = run(["mkfs.ext4", "-q", "-F", "-L", "ukdroot", "-d", rootfs, img])
+            if r.returncode != 0:
+                raise HarnessError("mkfs.ext4 -d failed: " + r.stderr.strip())
+            os.replace(img, out)
+        log(f"built {os.path.basename(out)}: mmdebstrap {t1 - t0:.1f}s, "
+            f"modules+mkfs {time.monotonic() - t1:.1f}s")
+        for old in sorted((os.path.join(ctx.cache, n) for n in os.listdir(ctx.cache)
+                           if n.startswith("debian-") and n.endswith(".img")),
+                          key=os.path.getmtime, reverse=True)[KEEP_IMAGES:]:
+            if old != out:
+                os.unlink(old)
+        return out, True
+
+    def _install_tree(self):
+        """meson install --destdir of a --prefix=/usr build of the source."""
+        ctx = self.ctx
+        bdir = os.path.join(ctx.build_dir, "tests", "vm", "debian-build")
+        dest = os.path.join(ctx.build_dir, "tests", "vm", "debian-destdir")
+        if not os.path.exists(os.path.join(bdir, "build.ninja")):
+            r = run(["meson", "setup", "--prefix=/usr", "-Dtests=false", bdir, ctx.source_dir])
+            if r.returncode != 0:
+                raise HarnessError("meson setup (prefix /usr) failed:\n" + r.stdout + r.stderr)
+        if not os.environ.get("UKD_VM_NO_BUILD"):
+            r = run(["ninja", "-C", bdir])
+            if r.returncode != 0:
+                raise HarnessError("building the /usr install failed:\n"
+                                   + "\n".join((r.stdout + r.stderr).splitlines()[-30:]))
+        shutil.rmtree(dest, ignore_errors=True)
+        r = run(["meson", "install", "-C", bdir, "--no-rebuild", "--quiet", "--destdir", dest])
+        if r.returncode != 0:
+            raise HarnessError("meson install failed:\n" + r.stdout + r.stderr)
+        return dest
 
     def build(self):
-        raise HarnessError("guest flavour 'debian' (systemd as init) is not built yet; "
-                           "see tests/vm/README.md, 'Guest flavours'")
+        ctx, kernel = self.ctx, self.ctx.kernel
+        root, built = self._root_image()
+        dest = self._install_tree()
+
+        img = Image()
+        for d in ("proc", "sys", "dev", "newroot", "usr/bin", "usr/sbin", "usr/lib"):
+            img.dir(d)
+        for top, real in MERGED:
+            img.link(top, real)
+        img.chr("dev/console", 5, 1)
+        if not os.path.exists(BUSYBOX):
+            raise HarnessError(f"{BUSYBOX} missing: apt-get install busybox-static")
+        img.file(BUSYBOX, "usr/bin/busybox")
+        for applet in ("sh", "mount", "umount", "insmod", "switch_root", "cp", "mkdir",
+                       "poweroff", "cat", "ln", "chmod", "usleep", "sleep", "echo"):
+            img.link("usr/bin/" + applet, "/usr/bin/busybox")
+        img.file(os.path.join(HERE, "guest", "debian-init"), "init", 0o755)
+        order = []
+        for ko in kernel.module_closure(self.INITRD_MODULES):
+            dst = "modules/" + os.path.basename(ko)
+            img.file(ko, dst, 0o644)
+            order.append("/" + dst)
+        img.data("modules/order", ("\n".join(order) + "\n").encode())
+
+        # What /init copies onto the root: the installed project, the test
+        # sources, the runner, busybox for the few applets lib.sh uses that
+        # Debian's base lacks (usleep).
+        for root_, _dirs, files in os.walk(dest):
+            for name in files:
+                p = os.path.join(root_, name)
+                img.file(p, "payload/" + os.path.relpath(p, dest))
+        for sub in ("tests", "scripts", "docs"):
+            src = os.path.join(ctx.source_dir, sub)
+            if os.path.isdir(src):
+                img.tree(src, "payload/ukd/src/" + sub, skip=("__pycache__",))
+        img.file(os.path.join(HERE, "guest", "debian-run"), "payload/usr/local/libexec/ukd-vmtest",
+                 0o755)
+        img.file(BUSYBOX, "payload/usr/local/bin/busybox")
+        img.link("payload/usr/local/bin/usleep", "/usr/local/bin/busybox")
+        # Test programs (C helpers built in the test build) by base name.
+        for exe in ctx.project_executables():
+            rel = os.path.relpath(exe, ctx.build_dir)
+            if rel.startswith("tests" + os.sep):
+                dst = img.file(exe, os.path.join("payload/ukd/build", rel))
+                img.link("payload/usr/local/bin/" + os.path.basename(exe), "/" + dst[len("payload/"):])
+        for path in self._union("files"):
+            if os.path.isdir(path):
+                img.tree(path, "payload" + path)
+            else:
+                img.file(path, "payload" + path)
+
+        digest = img.digest()
+        out = os.path.join(ctx.cache, f"debian-initrd-{digest}.cpio")
+        if not os.path.exists(out) or os.environ.get("UKD_VM_REBUILD"):
+            img.write_cpio(out)
+        os.utime(out)
+        for old in sorted((os.path.join(ctx.cache, n) for n in os.listdir(ctx.cache)
+                           if n.startswith("debian-initrd-")),
+                          key=os.path.getmtime, reverse=True)[KEEP_IMAGES:]:
+            if old != out:
+                os.unlink(old)
+        return {"root": root, "initrd": out, "digest": digest, "built": built}
+
+    def qemu_args(self, test, hdr, shell=False):
+        ctx = self.ctx
+        art = ctx.artifacts
+        append = ["console=ttyS0", "panic=-1", "quiet", "loglevel=3",
+                  "systemd.show_status=false", "rd.udev.log_level=3",
+                  f"ukd.timeout={hdr['timeout']}"]
+        if test:
+            append.append(f"ukd.test={test}")
+        if shell:
+            append.append("systemd.unit=rescue.target")
+            append.append("systemd.mask=ukd-none")
+        else:
+            append += ["systemd.run=/usr/local/libexec/ukd-vmtest",
+                       "systemd.run_success_action=poweroff-force",
+                       "systemd.run_failure_action=poweroff-force"]
+        # snapshot=on: the guest's writes go to a temporary overlay.
+        return self.qemu_command(hdr, append, art["initrd"], [
+            "-drive", f"file={art['root']},format=raw,if=virtio,snapshot=on"])
 
 
 FLAVOURS = {f.name: f for f in (InitramfsFlavour, DebianFlavour)}
