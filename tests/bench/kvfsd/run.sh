@@ -8,9 +8,14 @@
 #   NFILES   files for create/stat/unlink and RSS (default 10000)
 #   ROUNDS   (environment) rounds of the create/stat/unlink, write and
 #            cold read rows; each rate is the best round (default 3)
+#   COLD_MB  (environment) size of the fresh-mount write (default 512)
+#   COLD_ROUNDS (environment) its rounds, all file systems in turn in
+#            each round; the best round counts (default 2)
 #
 # Rows: create/stat/unlink of NFILES empty files (ops/s); sequential write
-# of SIZE_MB with 1 MiB blocks + fdatasync; cold sequential read (after
+# of SIZE_MB with 1 MiB blocks + fdatasync, after warming memory (below);
+# the same write of COLD_MB on a fresh mount with no warm-up (what a user
+# meets first: see cold-write.md); cold sequential read (after
 # drop_caches); 4 KiB random reads for 3 s, buffered (the file is in the
 # page cache where the fs allows it) and O_DIRECT (every read is a request);
 # memory per 10,000 empty files (the daemon's RSS; RSS plus kernel slab).
@@ -35,6 +40,8 @@ PTLL=$4
 SIZE_MB=${5:-1024}
 NFILES=${6:-10000}
 ROUNDS=${ROUNDS:-3}
+COLD_MB=${COLD_MB:-512}
+COLD_ROUNDS=${COLD_ROUNDS:-2}
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (tmpfs mounts, drop_caches)"; exit 77; fi
 if [ ! -c /dev/fuse ]; then echo "SKIP: no /dev/fuse"; exit 77; fi
@@ -151,25 +158,8 @@ slab_kb() {
 	awk '/^Slab:/ {print $2}' /proc/meminfo
 }
 
-echo "kvfsd bench: $NFILES files, ${SIZE_MB} MiB sequential file, best of $ROUNDS rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-
-mount -t tmpfs -o size=$((SIZE_MB * 2 + 512))m tmpfs "$B"
-echo "-- tmpfs"
-run_suite tmpfs "$B"
-
-for cfg in kvfsd kvfsd-dio; do
-	opts=size=$((SIZE_MB * 2 + 512))m
-	[ "$cfg" = kvfsd-dio ] && opts=$opts,direct_io
-	echo "-- $cfg (-o $opts)"
-	"$KVFSD" -f -o "$opts" "$M" 2>"$T/$cfg.log" &
-	PID=$!
-	wait_mount "$cfg" || exit 1
-	run_suite "$cfg" "$M"
-	fusermount3 -u "$M"
-	timeout 20 tail --pid="$PID" -f /dev/null
-	PID=
-	grep leaked "$T/$cfg.log"
-done
+echo "kvfsd bench: $NFILES files, ${SIZE_MB} MiB sequential file, best of $ROUNDS rounds," \
+	"fresh-mount write ${COLD_MB} MiB best of $COLD_ROUNDS, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # kvfsd sets its mount's read-ahead to 1 MiB itself (mount.c): give
 # fuse-null the same.
@@ -179,39 +169,97 @@ set_readahead() {
 	[ -n "$dev" ] && echo 1024 > "/sys/class/bdi/$dev/read_ahead_kb"
 }
 
-echo "-- fuse-null (the FUSE ceiling)"
-"$NULLFS" "$M" 2>"$T/null.log" &
-PID=$!
-wait_mount fuse-null || exit 1
-sleep 0.2 # INIT answered: its reply resets the read-ahead
-set_readahead
-run_suite null "$M"
-fusermount3 -u "$M"
-timeout 20 tail --pid="$PID" -f /dev/null
-PID=
-
-if [ -x "$PTLL" ]; then
-	echo "-- passthrough_ll (-o cache=always, source on tmpfs)"
-	mkdir "$B/src"
-	# It keeps an O_PATH fd per inode: let it have one per file.
-	(ulimit -n $((NFILES * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-	 exec "$PTLL" -f -o source="$B/src",cache=always "$M") \
-		2>"$T/ptll.log" &
+# start_fs LABEL: a fresh mount of configuration LABEL; sets DIR to its
+# directory (tmpfs: $B, the others: $M) and PID (none for tmpfs).
+# Returns 1 when it did not mount, 2 when passthrough_ll is not built.
+start_fs() {
+	local opts=size=$((SIZE_MB * 2 + 512))m
+	case $1 in
+	tmpfs)
+		mount -t tmpfs -o "$opts" tmpfs "$B" || return 1
+		DIR=$B
+		return 0 ;;
+	kvfsd|kvfsd-dio)
+		[ "$1" = kvfsd-dio ] && opts=$opts,direct_io
+		"$KVFSD" -f -o "$opts" "$M" 2>>"$T/$1.log" & ;;
+	null)
+		"$NULLFS" "$M" 2>>"$T/null.log" & ;;
+	ptll)
+		[ -x "$PTLL" ] || return 2
+		mount -t tmpfs -o "$opts" tmpfs "$B" || return 1
+		mkdir "$B/src"
+		# It keeps an O_PATH fd per inode: let it have one per file.
+		(ulimit -n $((NFILES * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+		 exec "$PTLL" -f -o source="$B/src",cache=always "$M") 2>>"$T/ptll.log" & ;;
+	esac
 	PID=$!
-	wait_mount passthrough_ll || exit 1
-	# It keeps an fd per inode it knows: stay below its fd limit (rates
-	# are per second, so a smaller count still compares).
-	PT_N=$(awk '/^Max open files/ {print $4}' "/proc/$PID/limits")
-	PT_N=$(( PT_N > 2048 ? PT_N - 1024 : 1024 ))
-	[ "$PT_N" -gt "$NFILES" ] && PT_N=$NFILES
-	[ "$PT_N" -lt "$NFILES" ] && echo "   (fd limit: $PT_N files instead of $NFILES)"
-	run_suite ptll "$M" "$PT_N"
-	fusermount3 -u "$M"
-	timeout 20 tail --pid="$PID" -f /dev/null
-	PID=
-else
-	echo "-- passthrough_ll: not built (libfuse3-dev examples missing)"
-fi
+	wait_mount "$1" || return 1
+	if [ "$1" = null ]; then
+		sleep 0.2 # INIT answered: its reply resets the read-ahead
+		set_readahead
+	fi
+	DIR=$M
+}
+
+# stop_fs: unmount what start_fs mounted and wait for its daemon.
+stop_fs() {
+	if [ -n "$PID" ]; then
+		fusermount3 -u "$M"
+		timeout 20 tail --pid="$PID" -f /dev/null
+		PID=
+	fi
+	mountpoint -q "$M" && umount "$M"
+	mountpoint -q "$B" && umount "$B"
+}
+
+CONFIGS="tmpfs kvfsd kvfsd-dio null ptll"
+
+# The write a user meets first: a fresh mount (a new daemon, new memory),
+# no warm-up, COLD_MB in 1 MiB blocks + fdatasync. All configurations in
+# turn in each round, so a burst of load on the shared machine hits one
+# round of all of them rather than all rounds of one. The pause lets the
+# previous configuration's freed memory go back to the host (free page
+# reporting waits 2 s), so each one meets memory as a first writer does.
+for round in $(seq "$COLD_ROUNDS"); do
+	for cfg in $CONFIGS; do
+		sleep 3
+		start_fs "$cfg"
+		case $? in
+		0) R[$cfg,cold]=$(best "${R[$cfg,cold]:-}" \
+			"$(timeout 600 dd if=/dev/zero of="$DIR/cold" bs=1M count="$COLD_MB" conv=fdatasync 2>&1 | rate)") ;;
+		2) ;;
+		*) echo "$cfg: no fresh mount for the cold write" ;;
+		esac
+		stop_fs
+	done
+done
+
+for cfg in $CONFIGS; do
+	case $cfg in
+	tmpfs) echo "-- tmpfs" ;;
+	kvfsd|kvfsd-dio) echo "-- $cfg" ;;
+	null) echo "-- fuse-null (the FUSE ceiling)" ;;
+	ptll) echo "-- passthrough_ll (-o cache=always, source on tmpfs)" ;;
+	esac
+	start_fs "$cfg"
+	case $? in
+	0) ;;
+	2) echo "-- passthrough_ll: not built (libfuse3-dev examples missing)"; continue ;;
+	*) exit 1 ;;
+	esac
+	n=$NFILES
+	if [ "$cfg" = ptll ]; then
+		# It keeps an fd per inode it knows: stay below its fd limit
+		# (rates are per second, so a smaller count still compares).
+		n=$(awk '/^Max open files/ {print $4}' "/proc/$PID/limits")
+		n=$(( n > 2048 ? n - 1024 : 1024 ))
+		[ "$n" -gt "$NFILES" ] && n=$NFILES
+		[ "$n" -lt "$NFILES" ] && echo "   (fd limit: $n files instead of $NFILES)"
+	fi
+	run_suite "$cfg" "$DIR" "$n"
+	stop_fs
+	case $cfg in kvfsd*) grep leaked "$T/$cfg.log" ;; esac
+done
 
 # requests LOG FROM TO: "OPCODE count" for the requests in lines FROM..TO
 requests() {
@@ -247,7 +295,8 @@ F='%-24s %9s %9s %9s %9s %9s %8s %8s %8s %9s %9s %9s %6s\n'
 printf "$F" metric tmpfs kvfsd kvfsd-dio null ptll \
 	kvfs/tmp dio/tmp null/tmp kvfs/null kvfs/ptll dio/ptll target
 for row in "create:create/s ($NFILES files):0.35" "stat:stat/s:0.8" "unlink:unlink/s:-" \
-	   "write:seq write MB/s:0.8" "read:cold seq read MB/s:0.6" \
+	   "write:seq write MB/s:0.8" "cold:fresh-mount write MB/s:-" \
+	   "read:cold seq read MB/s:0.6" \
 	   "rr:4k randread IOPS:-" "rrd:4k randread O_DIRECT:-" "rss:RSS KiB/10k files:-" \
 	   "mem:RSS+slab KiB/10k files:-"; do
 	IFS=: read -r key name target <<< "$row"
