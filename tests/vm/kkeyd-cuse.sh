@@ -92,7 +92,10 @@ timeout 10 kkeyd --cuse >/tmp/second.out 2>&1
 rc=$?
 cat /tmp/second.out
 vm_check "second kkeyd --cuse: non-zero exit ($rc)" test $rc -ne 0 -a $rc -ne 124
-vm_expect_eq "... one message" 1 "$(wc -l </tmp/second.out)"
+# Besides the one notice that live output is off (this guest has no
+# snd-seq; issue 14 asks for exactly that line), one error message.
+vm_expect_eq "... one error message" 1 "$(grep -vc 'live output off' /tmp/second.out)"
+vm_expect_eq "... and at most one live-output notice" 1 "$(grep -c 'live output off' /tmp/second.out)"
 vm_check "... saying the nodes are taken" grep -qi 'already\|in use\|exist' /tmp/second.out
 vm_expect_eq "... the first still has 128 nodes" 128 "$(nodes)"
 echo 1 > /dev/kkey070; echo 0 > /dev/kkey070

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Build (once) a small Debian 12 root file system for the container tests
 # and print its path. It holds systemd (for systemd-nspawn -b), the shared
-# libraries the ukd daemons link (libfuse3, libsystemd, libinih, libcrypto),
+# libraries the ukd daemons link (libfuse3, libsystemd, libinih, libcrypto,
+# libasound, libevdev, libudev),
 # fuse3 and python3-mido for the checks; the ukd binaries themselves are
 # bind-mounted from the build directory at run time, so a rebuild of ukd
 # does not rebuild the rootfs.
@@ -16,7 +17,7 @@
 # older rootfs-* are removed. Exit 77 without mmdebstrap.
 set -eu
 cache=${1:?usage: rootfs.sh CACHEDIR}
-PACKAGES=systemd,systemd-sysv,fuse3,libfuse3-3,libinih1,libssl3,python3-mido,procps
+PACKAGES=systemd,systemd-sysv,fuse3,libfuse3-3,libinih1,libssl3,libasound2,libevdev2,libudev1,python3-mido,procps
 command -v mmdebstrap >/dev/null || { echo "SKIP: mmdebstrap is missing (apt-get install mmdebstrap)" >&2; exit 77; }
 sources=/etc/apt/sources.list.d/debian.sources
 [ -r "$sources" ] || sources=/etc/apt/sources.list
