@@ -74,19 +74,15 @@ expect_eacces "bob (not in kkey) cannot press" bob 'echo 1 >/dev/kkey060'
 expect_eacces "bob (not in kkey) cannot read" bob 'cat /dev/kkey000 >/dev/null'
 
 # Reload: a new velocity from the config, the recording kept.
-if kkeyd --help | grep -q SIGHUP; then
-	as alice sh -c 'echo 1 >/dev/kkey061 && echo 0 >/dev/kkey061'
-	pid0=$(systemctl show -P MainPID kkeyd)
-	mkdir -p /etc/ukd && printf '[kkeyd]\nvelocity = 100\n' >/etc/ukd/kkeyd.conf
-	vm_check "systemctl reload kkeyd" timeout 20 systemctl reload kkeyd
-	vm_expect_eq "same kkeyd after reload" "$pid0" "$(systemctl show -P MainPID kkeyd)"
-	as alice sh -c 'echo 1 >/dev/kkey062 && echo 0 >/dev/kkey062'
-	vm_expect_eq "after reload: the note before it kept (63), the new one at 100" \
-		"note-on 61 63|note-off 61 63|note-on 62 100|note-off 62 100|" "$(alice_reads reload)"
-	rm -f /etc/ukd/kkeyd.conf
-else
-	echo "VMTEST-SKIP: reload: this kkeyd has no SIGHUP reload yet"
-fi
+as alice sh -c 'echo 1 >/dev/kkey061 && echo 0 >/dev/kkey061'
+pid0=$(systemctl show -P MainPID kkeyd)
+mkdir -p /etc/ukd && printf '[kkeyd]\nvelocity = 100\n' >/etc/ukd/kkeyd.conf
+vm_check "systemctl reload kkeyd" timeout 20 systemctl reload kkeyd
+vm_expect_eq "same kkeyd after reload" "$pid0" "$(systemctl show -P MainPID kkeyd)"
+as alice sh -c 'echo 1 >/dev/kkey062 && echo 0 >/dev/kkey062'
+vm_expect_eq "after reload: the note before it kept (63), the new one at 100" \
+	"note-on 61 63|note-off 61 63|note-on 62 100|note-off 62 100|" "$(alice_reads reload)"
+rm -f /etc/ukd/kkeyd.conf
 
 # Watchdog: a kkeyd whose loop is stopped is killed and restarted.
 pid0=$(systemctl show -P MainPID kkeyd)
