@@ -90,9 +90,9 @@ void kkey_control(struct kkey *k, uint8_t cc, uint8_t value);
 /**
  * kkey_panic() - every held note is released in the recording at @t_ns
  * (0 = now), and the live output gets all-notes-off. Returns the number
- * of notes released, or -ENOSPC when the recording had no room for them
- * (or the journal's -errno when it could not take them)
- * (they are released live and no longer counted as held either way).
+ * of notes released, or -ENOSPC when the recording had no room for them,
+ * or the journal's -errno when it could not take them. Either way they are
+ * released live and no longer counted as held.
  */
 int kkey_panic(struct kkey *k, uint64_t t_ns);
 
