@@ -271,6 +271,15 @@ size_t keyboards_count(const struct keyboards *kbs)
 	return kbs->count;
 }
 
+/* A panic from anywhere: kkey releases every held note itself. */
+static void forget_all(void *data)
+{
+	struct keyboards *kbs = data;
+
+	for (struct keyboard *kb = kbs->list; kb; kb = kb->next)
+		kb_core_forget(&kb->core);
+}
+
 int keyboards_new(struct keyboards **ret, sd_event *event, struct kkey *k,
 		  const struct keymap *map, char *const *match, size_t n_match, bool grab)
 {
@@ -281,6 +290,7 @@ int keyboards_new(struct keyboards **ret, sd_event *event, struct kkey *k,
 	*kbs = (struct keyboards){
 		.event = event, .kkey = k, .map = map, .match = match, .n_match = n_match, .grab = grab,
 	};
+	kkey_set_panic_hook(k, forget_all, kbs);
 	*ret = kbs;
 	return 0;
 }
@@ -291,5 +301,6 @@ void keyboards_free(struct keyboards *kbs)
 		return;
 	while (kbs->list)
 		keyboard_detach(kbs->list, "stopping");
+	kkey_set_panic_hook(kbs->kkey, NULL, NULL);
 	free(kbs);
 }

@@ -98,6 +98,14 @@ void kb_core_release_all(struct kb_core *c, uint64_t t_ns)
 	silence(c, t_ns);
 }
 
+void kb_core_forget(struct kb_core *c)
+{
+	memset(c->key_note, 0, sizeof(c->key_note));
+	memset(c->refs, 0, sizeof(c->refs));
+	memset(c->sustained, 0, sizeof(c->sustained));
+	c->sustain = false;
+}
+
 /* One press of an up/down pair: @v moves by @step, within lo..hi. */
 static int step(int v, bool up, int by, int lo, int hi)
 {

@@ -88,5 +88,13 @@ int kb_core_key(struct kb_core *c, unsigned int code, int value, uint64_t t_ns);
  */
 void kb_core_release_all(struct kb_core *c, uint64_t t_ns);
 
+/**
+ * kb_core_forget() - every note was released elsewhere (a panic from
+ * kkeyctl or another keyboard): forget what this core sounds or sustains
+ * without playing anything. Keys still down stay silent until pressed
+ * again, the pedal counts as lifted.
+ */
+void kb_core_forget(struct kb_core *c);
+
 /** kb_core_note_of() - the note @base plays now (octave, transpose); -1 if off range. */
 int kb_core_note_of(const struct kb_core *c, uint8_t base);

@@ -202,6 +202,12 @@ void kkey_set_listener(struct kkey *k, const struct kkey_listener_ops *ops, void
 	k->listener_data = data;
 }
 
+void kkey_set_panic_hook(struct kkey *k, void (*fn)(void *data), void *data)
+{
+	k->on_panic = fn;
+	k->on_panic_data = data;
+}
+
 void kkey_control(struct kkey *k, uint8_t cc, uint8_t value)
 {
 	if (k->listener && k->listener->control && cc < 128 && value < 128)
@@ -214,6 +220,8 @@ int kkey_panic(struct kkey *k, uint64_t t_ns)
 	int released = 0, r = 0, q;
 
 	rec.t_ns = t_ns ? t_ns : ukd_now_ns();
+	if (k->on_panic)
+		k->on_panic(k->on_panic_data);
 	for (unsigned int n = 0; n < KKEY_NOTES; n++) {
 		if (!k->held[n])
 			continue;

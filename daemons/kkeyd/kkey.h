@@ -39,6 +39,8 @@ struct kkey {
 	struct kkey_config cfg;        /* velocity/slowdown change through ioctls */
 	const struct kkey_listener_ops *listener;
 	void *listener_data;
+	void (*on_panic)(void *data);  /* inputs that track held notes forget them */
+	void *on_panic_data;
 	bool held[KKEY_NOTES];         /* pressed and not released, from every input */
 	struct ukd_recorder *rec;
 	struct ukd_chardev nodes[KKEY_NOTES];
@@ -83,6 +85,13 @@ int kkey_play(struct kkey *k, const struct kkey_event *ev);
  * on, with @data; NULL stops it.
  */
 void kkey_set_listener(struct kkey *k, const struct kkey_listener_ops *ops, void *data);
+
+/**
+ * kkey_set_panic_hook() - @fn(@data) runs at the start of every
+ * kkey_panic(), whoever asked for it, so an input that tracks its own held
+ * notes (the keyboards) forgets them; NULL stops it.
+ */
+void kkey_set_panic_hook(struct kkey *k, void (*fn)(void *data), void *data);
 
 /** kkey_control() - a controller change (e.g. CC64 sustain), live only: the recording holds notes. */
 void kkey_control(struct kkey *k, uint8_t cc, uint8_t value);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -23,6 +24,8 @@ struct seq_output {
 	int client;
 	struct kkey *kkey;
 	sd_event_source *retry;  /* reopen and resubscribe, every second */
+	sd_event_source *watch;  /* inotify on /dev or /dev/snd until the sequencer appears */
+	const char *watched;
 	struct seq_target *targets;
 	size_t n_targets;
 	bool lost_logged;
@@ -123,8 +126,8 @@ static int seq_retry(sd_event_source *src, uint64_t usec, void *userdata)
 	if (!s->seq) {
 		if (seq_open(s) < 0)
 			goto again;
-		ukd_log(LOG_INFO, "sequencer: back; live output on as client %d port %d",
-			s->client, s->port);
+		ukd_log(LOG_INFO, "sequencer: %s; live output on as client %d port %d",
+			s->lost_logged ? "back" : "open", s->client, s->port);
 		s->lost_logged = false;
 	}
 	seq_connect_targets(s);
@@ -150,6 +153,45 @@ static void seq_lost(struct seq_output *s, int r)
 	if (sd_event_now(sd_event_source_get_event(s->retry), CLOCK_MONOTONIC, &now) >= 0)
 		sd_event_source_set_time(s->retry, now + SEQ_RETRY_US);
 	sd_event_source_set_enabled(s->retry, SD_EVENT_ONESHOT);
+}
+
+/* --seq=auto and no sequencer at start: /dev/snd/seq appears when snd-seq
+ * is loaded (devtmpfs makes the node; inotify sees it made). Watch its
+ * directory, or /dev until /dev/snd exists; no timer wakes an idle kkeyd. */
+static int seq_watch(struct seq_output *s, sd_event *event);
+
+static int on_dev_change(sd_event_source *src, const struct inotify_event *ev, void *userdata)
+{
+	struct seq_output *s = userdata;
+	sd_event *event = sd_event_source_get_event(src);
+
+	if (access(SEQ_DEVICE, F_OK) == 0) {
+		s->watch = sd_event_source_disable_unref(s->watch);
+		ukd_log(LOG_INFO, "sequencer: %s appeared", SEQ_DEVICE);
+		/* Open it from the retry timer: now, then every second until
+		 * the new module answers. */
+		sd_event_source_set_time_relative(s->retry, 0);
+		return sd_event_source_set_enabled(s->retry, SD_EVENT_ONESHOT);
+	}
+	if (!strcmp(s->watched, "/dev") && access("/dev/snd", F_OK) == 0)
+		return seq_watch(s, event);
+	return 0;
+}
+
+static int seq_watch(struct seq_output *s, sd_event *event)
+{
+	const char *dir = access("/dev/snd", F_OK) == 0 ? "/dev/snd" : "/dev";
+	int r;
+
+	s->watch = sd_event_source_disable_unref(s->watch);
+	r = sd_event_add_inotify(event, &s->watch, dir, IN_CREATE | IN_ONLYDIR, on_dev_change, s);
+	if (r < 0)
+		return r;
+	s->watched = dir;
+	/* Made between the check and the watch: not missed. */
+	if (access(SEQ_DEVICE, F_OK) == 0 || (!strcmp(dir, "/dev") && access("/dev/snd", F_OK) == 0))
+		return on_dev_change(s->watch, NULL, s);
+	return 0;
 }
 
 static void seq_send(struct seq_output *s, snd_seq_event_t *ev)
@@ -219,16 +261,13 @@ int seq_output_new(struct seq_output **ret, enum seq_mode mode, sd_event *event,
 		   struct kkey *k, char *const *connect, size_t n_connect)
 {
 	struct seq_output *s;
+	bool absent;
 	int r;
 
 	*ret = NULL;
 	snd_lib_error_set_handler(quiet_alsa_error);
 	if (mode == SEQ_OFF)
 		return 0;
-	if (mode == SEQ_AUTO && access(SEQ_DEVICE, F_OK) < 0) {
-		ukd_log(LOG_INFO, "no ALSA sequencer (%s missing): live output off", SEQ_DEVICE);
-		return 0;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -241,30 +280,48 @@ int seq_output_new(struct seq_output **ret, enum seq_mode mode, sd_event *event,
 	}
 	for (size_t i = 0; i < n_connect; i++)
 		s->targets[i].spec = connect[i];
-	r = seq_open(s);
-	if (r < 0) {
-		if (mode == SEQ_ON)
-			ukd_log(LOG_ERR, "cannot open the ALSA sequencer %s: %s (--seq=on)", SEQ_DEVICE,
-				snd_strerror(r));
-		else
-			ukd_log(LOG_INFO, "cannot open the ALSA sequencer (%s): live output off",
-				snd_strerror(r));
-		seq_output_free(s);
-		return mode == SEQ_ON ? (r == -ENOENT ? -ENODEV : r) : 0;
-	}
 	r = sd_event_add_time_relative(event, &s->retry, CLOCK_MONOTONIC, SEQ_RETRY_US, 0,
 				       seq_retry, s);
-	if (r < 0) {
-		seq_output_free(s);
-		return r;
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(s->retry, SD_EVENT_OFF);
+	absent = access(SEQ_DEVICE, F_OK) < 0;
+	if (mode == SEQ_AUTO && absent) {
+		r = seq_watch(s, event);
+		if (r < 0) {
+			ukd_log_errno(LOG_INFO, r, "no ALSA sequencer (%s missing): live output off "
+				      "(cannot watch for it: %m)", SEQ_DEVICE);
+			seq_output_free(s);
+			return 0;
+		}
+		ukd_log(LOG_INFO, "no ALSA sequencer (%s missing): live output off until it appears",
+			SEQ_DEVICE);
+	} else {
+		r = seq_open(s);
+		if (r < 0 && mode == SEQ_ON) {
+			ukd_log(LOG_ERR, "cannot open the ALSA sequencer %s: %s (--seq=on)", SEQ_DEVICE,
+				snd_strerror(r));
+			r = r == -ENOENT ? -ENODEV : r;
+			goto fail;
+		}
+		if (r < 0) {
+			ukd_log(LOG_INFO, "cannot open the ALSA sequencer (%s): live output off",
+				snd_strerror(r));
+			seq_output_free(s);
+			return 0;
+		}
+		sd_event_source_set_enabled(s->retry, n_connect ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
+		seq_connect_targets(s);
+		ukd_log(LOG_INFO, "live output: ALSA sequencer client %d port %d (\"%s\")", s->client,
+			s->port, SEQ_CLIENT_NAME);
 	}
-	sd_event_source_set_enabled(s->retry, n_connect ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
-	seq_connect_targets(s);
+	/* Events before the sequencer is open are recorded, not sent. */
 	kkey_set_listener(k, &seq_listener, s);
-	ukd_log(LOG_INFO, "live output: ALSA sequencer client %d port %d (\"%s\")", s->client,
-		s->port, SEQ_CLIENT_NAME);
 	*ret = s;
 	return 0;
+fail:
+	seq_output_free(s);
+	return r;
 }
 
 void seq_output_free(struct seq_output *s)
@@ -274,6 +331,7 @@ void seq_output_free(struct seq_output *s)
 	if (s->kkey && s->kkey->listener_data == s)
 		kkey_set_listener(s->kkey, NULL, NULL);
 	sd_event_source_disable_unref(s->retry);
+	sd_event_source_disable_unref(s->watch);
 	seq_close(s);
 	free(s->targets);
 	free(s);

@@ -27,10 +27,14 @@ struct seq_output;
  * seq_output_new() - open the sequencer, create the port, subscribe each
  * of @connect ("14:0", "FLUID Synth", "Midi Through:0"; borrowed, must
  * outlive the output) and listen to @k. A destination that is missing now
- * or vanishes later is retried every second, as is the sequencer itself
- * after an error (a module reload): kkeyd logs it and keeps recording.
- * Returns 0 (with *ret NULL when @mode is off, or auto without a
- * sequencer: one log line), or -errno after logging why (SEQ_ON only).
+ * or vanishes later (its module unloaded, its program restarted) is
+ * retried every second, as is the sequencer itself after a send error:
+ * kkeyd logs it and keeps recording. With SEQ_AUTO and no /dev/snd/seq,
+ * live output is off (one log line) until the node appears (snd-seq
+ * loaded later: inotify, no polling), then it opens as above.
+ * Returns 0 (with *ret NULL when @mode is off, or auto with a sequencer
+ * that cannot be opened: one log line), or -errno after logging why
+ * (SEQ_ON only).
  */
 int seq_output_new(struct seq_output **ret, enum seq_mode mode, sd_event *event,
 		   struct kkey *k, char *const *connect, size_t n_connect);

@@ -279,6 +279,26 @@ START_TEST(panic_releases_everything_once)
 }
 END_TEST
 
+/* kkeyctl panic released everything behind the core's back: nothing is
+ * played again for keys and pedal still down, and the next press sounds. */
+START_TEST(forget_after_an_outside_panic)
+{
+	key(KEY_SPACE, 1);
+	tap(KEY_Z);               /* sustained */
+	key(KEY_X, 1);            /* held */
+	ck_assert_uint_eq(n_log, 3);
+	kb_core_forget(&core);
+	ck_assert_uint_eq(n_log, 3);
+	key(KEY_X, 0);
+	key(KEY_SPACE, 0);
+	ck_assert_uint_eq(n_log, 3);
+	tap(KEY_Z);
+	ck_assert_uint_eq(n_log, 5);
+	expect_note(3, 48, true, 63);
+	expect_note(4, 48, false, 63);
+}
+END_TEST
+
 START_TEST(unplug_mid_chord)
 {
 	key(KEY_Z, 1);
@@ -401,6 +421,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sustained_note_struck_again);
 	tcase_add_test(tc, two_keys_one_note);
 	tcase_add_test(tc, panic_releases_everything_once);
+	tcase_add_test(tc, forget_after_an_outside_panic);
 	tcase_add_test(tc, unplug_mid_chord);
 	tcase_add_test(tc, escape_combination);
 	tcase_add_test(tc, keymap_errors_by_line);

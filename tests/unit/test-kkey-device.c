@@ -336,8 +336,14 @@ START_TEST(play_reaches_recording_and_listener)
 }
 END_TEST
 
+static void count_hook(void *data)
+{
+	++*(int *)data;
+}
+
 START_TEST(panic_ioctl)
 {
+	int hooked = 0;
 	struct kkey *k = make(true, 1000);
 	struct heard h = { 0 };
 	struct ukd_file *f = op(k, 0);
@@ -346,11 +352,14 @@ START_TEST(panic_ioctl)
 	size_t len;
 
 	kkey_set_listener(k, &heard_ops, &h);
+	kkey_set_panic_hook(k, count_hook, &hooked);
 	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 60, .on = true }), 0);
 	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 64, .on = true }), 0);
 	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 67, .on = true }), 0);
 	ck_assert_int_eq(kkey_play(k, &(struct kkey_event){ .note = 67, .on = false }), 0);
+	ck_assert_int_eq(hooked, 0);
 	ck_assert_int_eq(f->dev->ops->ioctl(f, KKEY_IOC_PANIC, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(hooked, 1);
 	ck_assert_uint_eq(ukd_recorder_held(k->rec), 0);
 	/* Live: the two held notes end one by one, then all-notes-off. */
 	ck_assert_uint_eq(h.n, 7);
@@ -366,8 +375,9 @@ START_TEST(panic_ioctl)
 	ck_assert_uint_eq(c.off[67], 1);
 	ck_assert_uint_eq(c.total, 6);
 	free(buf);
-	/* Nothing held: a second panic releases nothing. */
+	/* Nothing held: a second panic releases nothing; the inputs hear it. */
 	ck_assert_int_eq(kkey_panic(k, 0), 0);
+	ck_assert_int_eq(hooked, 2);
 	ck_assert_int_eq(f->dev->ops->ioctl(f, _IOW(KKEY_IOC_MAGIC, 6, uint32_t), NULL, 0, NULL, 0), -EINVAL);
 	ukd_chardev_file_release(f);
 	kkey_free(k);

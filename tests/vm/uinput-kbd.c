@@ -5,6 +5,9 @@
  *   uinput-kbd play NAME < SCRIPT   create keyboard NAME, wait for SETTLE_MS,
  *                                   run SCRIPT, destroy it (held keys and all)
  *   uinput-kbd cycles NAME N MS     create and destroy it N times, MS apart
+ *   uinput-kbd grab NODE            try EVIOCGRAB on the event node NODE:
+ *                                   exit 0 if it could (then let go), else
+ *                                   1 with the errno (EBUSY: grabbed by another)
  * SCRIPT lines: "p CODE" press, "r CODE" release, "s MS" sleep, "# ..."
  * comments. For every press/release it prints "BEFORE_NS AFTER_NS p|r CODE",
  * CLOCK_MONOTONIC just before and after the SYN_REPORT write that makes
@@ -132,6 +135,18 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	fprintf(stderr, "usage: uinput-kbd play NAME < SCRIPT | uinput-kbd cycles NAME N MS\n");
+	if (argc == 3 && !strcmp(argv[1], "grab")) {
+		fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, EVIOCGRAB, 1) < 0) {
+			printf("%s: %s\n", argv[2], strerror(errno));
+			return 1;
+		}
+		printf("%s: grabbed, released\n", argv[2]);
+		ioctl(fd, EVIOCGRAB, 0);
+		close(fd);
+		return 0;
+	}
+	fprintf(stderr, "usage: uinput-kbd play NAME < SCRIPT | uinput-kbd cycles NAME N MS | "
+		"uinput-kbd grab NODE\n");
 	return 2;
 }

@@ -56,6 +56,18 @@ vm_wait_gone() {
 	done
 }
 
+# vm_until MS COMMAND...: until COMMAND succeeds, checked every 100 ms,
+# for at most MS milliseconds; status 1 on timeout. VM_WAITED: how long it took (ms).
+vm_until() {
+	_t0=$(vm_now_ms); _ms=$1; shift
+	while ! "$@"; do
+		VM_WAITED=$(($(vm_now_ms) - _t0))
+		[ "$VM_WAITED" -ge "$_ms" ] && return 1
+		usleep 100000
+	done
+	VM_WAITED=$(($(vm_now_ms) - _t0))
+}
+
 # vm_daemon NAME WATCHDOG_SECONDS COMMAND...: start COMMAND in the
 # background (output in /tmp/NAME.log) with a watchdog that SIGKILLs it
 # after WATCHDOG_SECONDS. A process blocked on a CUSE request that the
