@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "macro.h"
 
 int ukd_daemon_event_new(sd_event **ret)
@@ -53,6 +54,12 @@ int ukd_daemon_on_reload(sd_event *event, sd_event_signal_handler_t fn, void *us
 void ukd_daemon_reloading(void)
 {
 	(void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading the configuration");
+}
+
+void ukd_daemon_needs_restart(bool changed, const char *key)
+{
+	if (changed)
+		ukd_log(LOG_WARNING, "reload: %s changed; it takes effect at the next restart", key);
 }
 
 void ukd_daemon_reloaded(const char *status)

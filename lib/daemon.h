@@ -2,6 +2,7 @@
 /* What every ukd daemon's loop needs, written once. */
 #pragma once
 
+#include <stdbool.h>
 #include <systemd/sd-event.h>
 
 /**
@@ -25,6 +26,13 @@ int ukd_daemon_on_reload(sd_event *event, sd_event_signal_handler_t fn, void *us
 
 /** ukd_daemon_reloading() - tell systemd a reload started (RELOADING=1). */
 void ukd_daemon_reloading(void);
+
+/**
+ * ukd_daemon_needs_restart() - during a reload: when @changed, log (warning)
+ * that setting @key changed and takes effect at the next restart, the one
+ * wording for every daemon's settings that cannot change while it serves.
+ */
+void ukd_daemon_needs_restart(bool changed, const char *key);
 
 /** ukd_daemon_reloaded() - tell systemd the reload is over (READY=1, @status). */
 void ukd_daemon_reloaded(const char *status);

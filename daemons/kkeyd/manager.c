@@ -18,13 +18,6 @@
 #include "hotplug.h"
 #endif
 
-/* Log a setting a reload cannot change while the nodes are served. */
-static void needs_restart(bool changed, const char *key)
-{
-	if (changed)
-		ukd_log(LOG_WARNING, "reload: %s changed; it takes effect when kkeyd is restarted", key);
-}
-
 /* Two lists of strings (--keyboard, --seq-connect) are the same. */
 static bool same_list(char *const *a, size_t na, char *const *b, size_t nb)
 {
@@ -46,22 +39,22 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 	ukd_daemon_reloading();
 	if (kkeyd_options_reload(&n, m->argc, m->argv) == 0) {
-		needs_restart(n.frontend != o->frontend, "frontend");
-		needs_restart(strcmp(n.mountpoint, o->mountpoint) != 0, "mountpoint");
-		needs_restart(n.kkey.capacity != o->kkey.capacity, "capacity");
-		needs_restart(n.kkey.mode != o->kkey.mode, "mode");
-		needs_restart(!n.state_dir != !o->state_dir ||
+		ukd_daemon_needs_restart(n.frontend != o->frontend, "frontend");
+		ukd_daemon_needs_restart(strcmp(n.mountpoint, o->mountpoint) != 0, "mountpoint");
+		ukd_daemon_needs_restart(n.kkey.capacity != o->kkey.capacity, "capacity");
+		ukd_daemon_needs_restart(n.kkey.mode != o->kkey.mode, "mode");
+		ukd_daemon_needs_restart(!n.state_dir != !o->state_dir ||
 			      (n.state_dir && strcmp(n.state_dir, o->state_dir)), "statedir");
-		needs_restart(n.commit_s != o->commit_s, "commit");
-		needs_restart(n.seq_mode != o->seq_mode, "seq");
-		needs_restart(!same_list(n.seq_connect, n.n_seq_connect, o->seq_connect,
+		ukd_daemon_needs_restart(n.commit_s != o->commit_s, "commit");
+		ukd_daemon_needs_restart(n.seq_mode != o->seq_mode, "seq");
+		ukd_daemon_needs_restart(!same_list(n.seq_connect, n.n_seq_connect, o->seq_connect,
 					 o->n_seq_connect), "seq-connect");
-		needs_restart(!same_list(n.keyboards, n.n_keyboards, o->keyboards, o->n_keyboards),
+		ukd_daemon_needs_restart(!same_list(n.keyboards, n.n_keyboards, o->keyboards, o->n_keyboards),
 			      "keyboard");
-		needs_restart(!same_list(&n.keymap, n.keymap != NULL, &o->keymap, o->keymap != NULL),
+		ukd_daemon_needs_restart(!same_list(&n.keymap, n.keymap != NULL, &o->keymap, o->keymap != NULL),
 			      "keymap");
-		needs_restart(n.grab != o->grab, "grab");
-		needs_restart(n.n_pci != o->n_pci || memcmp(n.pci, o->pci, sizeof(n.pci)) ||
+		ukd_daemon_needs_restart(n.grab != o->grab, "grab");
+		ukd_daemon_needs_restart(n.n_pci != o->n_pci || memcmp(n.pci, o->pci, sizeof(n.pci)) ||
 			      n.pci_backend != o->pci_backend || n.pci_irq != o->pci_irq, "pci");
 		kkey_reconfigure(m->kkey, &n.kkey);
 		o->kkey.velocity = n.kkey.velocity;

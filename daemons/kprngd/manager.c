@@ -9,12 +9,6 @@
 #include "log.h"
 #include "manager.h"
 
-static void needs_restart(bool changed, const char *key)
-{
-	if (changed)
-		ukd_log(LOG_WARNING, "reload: %s changed; it takes effect when kprngd is restarted", key);
-}
-
 /* SIGHUP: read the config file again (the command line still wins). The
  * generator applies to later opens; so does the seed, but only when the
  * configured seed changed: a seed set by ioctl is not undone by a reload
@@ -32,11 +26,11 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 		ukd_daemon_reloaded("Serving kprng");
 		return 0;
 	}
-	needs_restart(n.frontend != o->frontend, "frontend");
-	needs_restart(strcmp(n.mountpoint, o->mountpoint) != 0, "mountpoint");
-	needs_restart(strcmp(n.name, o->name) != 0, "name");
-	needs_restart(n.dev.mode != o->dev.mode, "mode");
-	needs_restart(n.dev.helper != o->dev.helper, "helper");
+	ukd_daemon_needs_restart(n.frontend != o->frontend, "frontend");
+	ukd_daemon_needs_restart(strcmp(n.mountpoint, o->mountpoint) != 0, "mountpoint");
+	ukd_daemon_needs_restart(strcmp(n.name, o->name) != 0, "name");
+	ukd_daemon_needs_restart(n.dev.mode != o->dev.mode, "mode");
+	ukd_daemon_needs_restart(n.dev.helper != o->dev.helper, "helper");
 	if (n.dev.generator != o->dev.generator) {
 		(void)kprng_set_generator(m->kprng, n.dev.generator);
 		o->dev.generator = n.dev.generator;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Host tier: kprngd in FUSE mode as a real process.
-#  - command line and config file; SIGTERM stops it and unmounts
+#  - command line and config file; SIGHUP reloads the file; SIGTERM stops
+#    it and unmounts
 #  - check.py: reproducibility (read sizes 1 B..1 MiB, concurrent readers),
 #    ioctls and their errors, write mixing, all through the mount
 #  - kprngctl against the mount
@@ -80,6 +81,43 @@ start mc -c "$TMP/kprngd.conf"
 got=$(timeout 30 head -c 1000 "$TMP/mc/kprng" | hexof)
 [ "$got" = "$(ref stream xoshiro 42 1000)" ] && ok "config: xoshiro seeded 0x2a = reference" || bad "config: stream"
 stop $PID "$TMP/mc"
+# SIGHUP (systemctl reload): the file is read again. The generator and a
+# changed seed apply to later opens; a seed set by ioctl survives a reload
+# that did not change the configured one; mode needs a restart (logged); a
+# bad file is refused with its line and the running settings stay.
+wait_log() {  # wait_log PATTERN: bounded wait for a line in kprngd's log
+	for _ in $(seq 100); do grep -q -- "$1" "$TMP/kprngd.log" && return 0; sleep 0.1; done
+	return 1
+}
+reloads() { grep -c "configuration reloaded" "$TMP/kprngd.log"; }
+hup() {  # hup: SIGHUP, then wait for one more "configuration reloaded"
+	local n; n=$(reloads)
+	kill -HUP $PID
+	for _ in $(seq 100); do [ "$(reloads)" -gt "$n" ] && return 0; sleep 0.1; done
+	return 1
+}
+start mr -c "$TMP/kprngd.conf"
+timeout 10 "$KPRNGCTL" -d "$TMP/mr/kprng" seed 5 || bad "kprngctl seed 5"
+printf '[kprngd]\ngenerator = chacha20\nseed = 0x2a\nmode = 0644\n' > "$TMP/kprngd.conf"
+hup && ok "SIGHUP: configuration reloaded" || bad "SIGHUP: no reload logged"
+[ "$(timeout 30 head -c 100 "$TMP/mr/kprng" | hexof)" = "$(ref stream chacha20 5 100)" ] \
+	&& ok "reload: generator chacha20 for later opens, the ioctl's seed 5 kept" || bad "reload: generator"
+printf '[kprngd]\ngenerator = chacha20\nseed = 0x2b\nmode = 0600\n' > "$TMP/kprngd.conf"
+hup || bad "second SIGHUP: no reload logged"
+[ "$(timeout 30 head -c 100 "$TMP/mr/kprng" | hexof)" = "$(ref stream chacha20 43 100)" ] \
+	&& ok "reload: the file's new seed 0x2b for later opens" || bad "reload: seed"
+wait_log "reload: mode changed; it takes effect at the next restart" \
+	&& ok "reload: mode logged as needing a restart" || bad "reload: mode not logged"
+[ "$(stat -c %a "$TMP/mr/kprng")" = 644 ] && ok "reload: mode still 0644" || bad "reload: mode changed live"
+printf '[kprngd]\ngenerator = fast\n' > "$TMP/kprngd.conf"
+kill -HUP $PID
+wait_log "kprngd.conf:2: generator = fast" && ok "reload: a bad file is logged with file and line" \
+	|| bad "reload: bad file not logged"
+[ "$(timeout 30 head -c 100 "$TMP/mr/kprng" | hexof)" = "$(ref stream chacha20 43 100)" ] \
+	&& ok "reload: after the bad file the running settings stay" || bad "reload: settings after a bad file"
+stop $PID "$TMP/mr"
+printf '[kprngd]\ngenerator = xoshiro\nseed = 0x2a\nmode = 0644\n' > "$TMP/kprngd.conf"
+
 # "--fuse DIR" as two words, and the command line overriding the file
 start mc2 -c "$TMP/kprngd.conf" --generator chacha20 --seed random
 got1=$(timeout 30 head -c 64 "$TMP/mc2/kprng" | hexof); got2=$(timeout 30 head -c 64 "$TMP/mc2/kprng" | hexof)
