@@ -6,7 +6,8 @@
 # through /dev/kkeyNNN. Here: fluidsynth received each note (its -v log);
 # the capture and the press times go to the host, where .post checks that
 # silence comes first and each note's pitch is the note pressed (+-50 cents).
-# Also logged: xruns seen by arecord and fluidsynth, fluidsynth's CPU time.
+# Also logged: xruns seen by arecord and fluidsynth, fluidsynth's and the
+# guest's CPU time during the capture; .post reports drop-outs.
 # vm-modules: cuse snd-aloop snd-seq
 # vm-files: /usr/bin/fluidsynth /usr/bin/arecord /usr/share/sounds/sf2/TimGM6mb.sf2
 # vm-files: /usr/bin/aconnect /usr/share/alsa/alsa.conf
@@ -45,14 +46,22 @@ done
 vm_check "kkey is connected to FLUID Synth (--seq-connect)" \
 	grep -q "kkey connected to FLUID Synth" /tmp/kkeyd.log
 
-# The capture: 16-bit stereo as fluidsynth plays it; 1 s of silence, then
-# A4, C5, E4 for 1 s each, 0.3 s apart. times.txt: uptime ms of each step.
+# The capture: 16-bit stereo as fluidsynth plays it, from when the capture
+# side of the loopback runs: 1 s of silence, then A4, C5, E4 for 1 s each,
+# 0.3 s apart, and 0.5 s more. times.txt: uptime ms of each step.
 pid=$(vm_pid fluidsynth)
 read -r _ _ _ _ _ _ _ _ _ _ _ _ _ u0 s0 _ < "/proc/$pid/stat"
+read -r _ a0 b0 c0 i0 _ < /proc/stat
 w0=$(vm_now_ms)
-timeout $((CAPTURE_S + 20)) arecord -D hw:Loopback,1,0 -f S16_LE -c 2 -r "$RATE" \
-	-d "$CAPTURE_S" heard.wav > arecord.log 2>&1 &
+timeout 40 arecord -D hw:Loopback,1,0 -f S16_LE -c 2 -r "$RATE" -d 30 heard.wav \
+	> arecord.log 2>&1 &
 rec=$!
+t0=$(vm_now_ms)
+until grep -qs "state: RUNNING" /proc/asound/Loopback/pcm1c/sub0/status; do
+	[ $(($(vm_now_ms) - t0)) -lt 10000 ] ||
+		{ vm_fail "the capture does not run within 10 s"; cat arecord.log; vm_finish; }
+	usleep 20000
+done
 echo "capture $(vm_now_ms)" > times.txt
 sleep 1
 for n in 069 072 064; do
@@ -63,12 +72,19 @@ for n in 069 072 064; do
 	echo 0 > /dev/kkey$n
 	usleep 300000
 done
+usleep 200000
+kill -INT $rec
 wait $rec
-vm_expect_eq "arecord captured ${CAPTURE_S} s" 0 $?
+rc=$?
+vm_log "arecord: status $rc after SIGINT, $(($(vm_now_ms) - t0)) ms after it started"
+vm_check "arecord captured something" [ -s heard.wav ]
 read -r _ _ _ _ _ _ _ _ _ _ _ _ _ u1 s1 _ < "/proc/$pid/stat"
+read -r _ a1 b1 c1 i1 _ < /proc/stat
 w1=$(vm_now_ms)
-# utime + stime are in clock ticks (USER_HZ = 100 on Debian's kernel).
-vm_log "fluidsynth CPU $(((u1 + s1 - u0 - s0) * 10)) ms over $((w1 - w0)) ms wall"
+# In clock ticks (USER_HZ = 100 on Debian's kernel): fluidsynth's utime +
+# stime; the guest's user + nice + system and idle over both vCPUs.
+vm_log "during the capture ($((w1 - w0)) ms): fluidsynth CPU $(((u1 + s1 - u0 - s0) * 10)) ms;" \
+	"guest busy $(((a1 + b1 + c1 - a0 - b0 - c0) * 10)) ms, idle $(((i1 - i0) * 10)) ms (2 vCPUs)"
 vm_log "arecord: $(grep -c -i 'overrun\|xrun' arecord.log) overrun line(s); fluidsynth:" \
 	"$(grep -c -i 'xrun\|underrun' /tmp/fluidsynth.log) xrun line(s)"
 cat arecord.log
@@ -78,12 +94,15 @@ for n in 69 72 64; do
 		grep -q "noteon[[:space:]]*0[[:space:]]*$n[[:space:]]*100" /tmp/fluidsynth.log
 done
 gzip -c heard.wav > heard.wav.gz
-vm_log "heard.wav: $(wc -c < heard.wav) bytes, gzip $(wc -c < heard.wav.gz)"
+t0=$(vm_now_ms)
 vm_export heard.wav.gz
+vm_log "heard.wav: $(wc -c < heard.wav) bytes, gzip $(wc -c < heard.wav.gz)," \
+	"exported in $(($(vm_now_ms) - t0)) ms"
 vm_export times.txt
 
 vm_stop kkeyd 5
 vm_expect_eq "kkeyd exits 0" 0 $?
 vm_stop fluidsynth 5
+vm_log "fluidsynth exited with $? on SIGTERM"
 grep -v "fluidsynth: \(prog\|cc\|noteo\)" /tmp/fluidsynth.log | tail -20
 vm_finish
