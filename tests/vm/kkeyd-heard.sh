@@ -6,8 +6,9 @@
 # through /dev/kkeyNNN. Here: fluidsynth received each note (its -v log);
 # the capture and the press times go to the host, where .post checks that
 # silence comes first and each note's pitch is the note pressed (+-50 cents).
-# Also logged: xruns seen by arecord and fluidsynth, fluidsynth's and the
-# guest's CPU time during the capture; .post reports drop-outs.
+# Also logged: xrun lines of arecord and fluidsynth (2.3.1 printed none even
+# when a tiny buffer garbled the audio), fluidsynth's and the guest's CPU
+# time during the capture; .post reports rough frames.
 # vm-modules: cuse snd-aloop snd-seq
 # vm-files: /usr/bin/fluidsynth /usr/bin/arecord /usr/share/sounds/sf2/TimGM6mb.sf2
 # vm-files: /usr/bin/aconnect /usr/share/alsa/alsa.conf
@@ -16,7 +17,6 @@
 
 SF2=/usr/share/sounds/sf2/TimGM6mb.sf2
 RATE=22050
-CAPTURE_S=6
 vm_modprobe cuse snd-aloop snd-seq || vm_finish
 vm_wait_path /dev/snd/seq 5 || { vm_fail "no /dev/snd/seq"; vm_finish; }
 vm_wait_path /dev/snd/pcmC0D0p 5 || { vm_fail "snd-aloop made no playback device"; vm_finish; }
