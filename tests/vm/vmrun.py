@@ -631,6 +631,10 @@ class DebianFlavour(Flavour):
                 img.tree(path, "payload" + path)
             else:
                 img.file(path, "payload" + path)
+        # kmod/ built for the guest kernel, NOT installed: a test installs
+        # it from /ukd/kmod the way DKMS or `make install` would.
+        for ko in ctx.project_modules():
+            img.file(ko, "payload/ukd/kmod/" + os.path.basename(ko), 0o644)
 
         digest = img.digest()
         out = os.path.join(ctx.cache, f"debian-initrd-{digest}.cpio")
