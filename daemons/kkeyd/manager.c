@@ -62,7 +62,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 			      "keymap");
 		needs_restart(n.grab != o->grab, "grab");
 		needs_restart(n.n_pci != o->n_pci || memcmp(n.pci, o->pci, sizeof(n.pci)) ||
-			      n.pci_backend != o->pci_backend || n.pci_irq != o->pci_irq, "pci");
+			      n.pci_backend != o->pci_backend || n.pci_irq != o->pci_irq ||
+			      n.pci_storm_limit != o->pci_storm_limit, "pci");
 		kkey_reconfigure(m->kkey, &n.kkey);
 		o->kkey.velocity = n.kkey.velocity;
 		o->kkey.slowdown = n.kkey.slowdown;
@@ -265,7 +266,8 @@ int manager_start(struct manager *m)
 		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
 		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
 	for (unsigned int i = 0; i < o->n_pci; i++) {
-		r = pci_card_new(&m->cards[i], m->kkey, m->event, o->pci[i], o->pci_backend, o->pci_irq);
+		r = pci_card_new(&m->cards[i], m->kkey, m->event, o->pci[i], o->pci_backend, o->pci_irq,
+				 o->pci_storm_limit);
 		if (r < 0) {
 			ukd_log(LOG_ERR, "pci %s: cannot watch the card: %s", o->pci[i], strerror(-r));
 			return r;
