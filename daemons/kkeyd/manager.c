@@ -39,23 +39,27 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 	ukd_daemon_reloading();
 	if (kkeyd_options_reload(&n, m->argc, m->argv) == 0) {
+		const bool state_dir_changed = !n.state_dir != !o->state_dir ||
+			(n.state_dir && strcmp(n.state_dir, o->state_dir));
+		const bool pci_changed = n.n_pci != o->n_pci || memcmp(n.pci, o->pci, sizeof(n.pci)) ||
+			n.pci_backend != o->pci_backend || n.pci_irq != o->pci_irq ||
+			n.pci_storm_limit != o->pci_storm_limit;
+
 		ukd_daemon_needs_restart(n.frontend != o->frontend, "frontend");
 		ukd_daemon_needs_restart(strcmp(n.mountpoint, o->mountpoint) != 0, "mountpoint");
 		ukd_daemon_needs_restart(n.kkey.capacity != o->kkey.capacity, "capacity");
 		ukd_daemon_needs_restart(n.kkey.mode != o->kkey.mode, "mode");
-		ukd_daemon_needs_restart(!n.state_dir != !o->state_dir ||
-			      (n.state_dir && strcmp(n.state_dir, o->state_dir)), "statedir");
+		ukd_daemon_needs_restart(state_dir_changed, "statedir");
 		ukd_daemon_needs_restart(n.commit_s != o->commit_s, "commit");
 		ukd_daemon_needs_restart(n.seq_mode != o->seq_mode, "seq");
 		ukd_daemon_needs_restart(!same_list(n.seq_connect, n.n_seq_connect, o->seq_connect,
-					 o->n_seq_connect), "seq-connect");
-		ukd_daemon_needs_restart(!same_list(n.keyboards, n.n_keyboards, o->keyboards, o->n_keyboards),
-			      "keyboard");
-		ukd_daemon_needs_restart(!same_list(&n.keymap, n.keymap != NULL, &o->keymap, o->keymap != NULL),
-			      "keymap");
+						    o->n_seq_connect), "seq-connect");
+		ukd_daemon_needs_restart(!same_list(n.keyboards, n.n_keyboards, o->keyboards,
+						    o->n_keyboards), "keyboard");
+		ukd_daemon_needs_restart(!same_list(&n.keymap, n.keymap != NULL, &o->keymap,
+						    o->keymap != NULL), "keymap");
 		ukd_daemon_needs_restart(n.grab != o->grab, "grab");
-		ukd_daemon_needs_restart(n.n_pci != o->n_pci || memcmp(n.pci, o->pci, sizeof(n.pci)) ||
-			      n.pci_backend != o->pci_backend || n.pci_irq != o->pci_irq, "pci");
+		ukd_daemon_needs_restart(pci_changed, "pci");
 		kkey_reconfigure(m->kkey, &n.kkey);
 		o->kkey.velocity = n.kkey.velocity;
 		o->kkey.slowdown = n.kkey.slowdown;
@@ -258,7 +262,8 @@ int manager_start(struct manager *m)
 		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
 		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
 	for (unsigned int i = 0; i < o->n_pci; i++) {
-		r = pci_card_new(&m->cards[i], m->kkey, m->event, o->pci[i], o->pci_backend, o->pci_irq);
+		r = pci_card_new(&m->cards[i], m->kkey, m->event, o->pci[i], o->pci_backend, o->pci_irq,
+				 o->pci_storm_limit);
 		if (r < 0) {
 			ukd_log(LOG_ERR, "pci %s: cannot watch the card: %s", o->pci[i], strerror(-r));
 			return r;

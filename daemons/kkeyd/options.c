@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "options.h"
+#include "pci-input.h"
 
 static const char usage[] =
 "Usage: kkeyd [--cuse | --fuse[=DIR]] [OPTIONS]\n"
@@ -73,6 +74,10 @@ static const char usage[] =
 "      --pci-backend=uio|vfio|vfio-msi\n"
 "                         uio: bound to the ukd_uio stub (default); vfio: bound\n"
 "                         to vfio-pci, INTx; vfio-msi: vfio-pci with MSI\n"
+"      --pci-storm-limit=N\n"
+"                         more than N interrupts without an event in one\n"
+"                         second close the card for a second (1..1000000,\n"
+"                         default 1000)\n"
 "\n"
 "General:\n"
 "  -c, --config=FILE      configuration file (default " KKEYD_CONFIG_DEFAULT ",\n"
@@ -89,6 +94,7 @@ static const char usage[] =
 "  seq = auto|on|off   seq-connect = CLIENT:PORT (one line each)\n"
 "  keyboard = MATCH (one line each)   keymap = FILE   grab = yes|no\n"
 "  pci = DDDD:BB:DD.F (a line per card)   pci-backend = uio|vfio|vfio-msi\n"
+"  pci-storm-limit = N\n"
 "Booleans: " UKD_BOOL_WORDS ", any case.\n"
 "\n"
 "Exit status: 0 after a clean stop, 1 when the device cannot be served (or\n"
@@ -116,6 +122,7 @@ static const struct ukd_option options[] = {
 	{ .name = "grab", .arg = UKD_ARG_OPTIONAL, .key = "grab", .flag_key = "grab", .flag_value = "yes" },
 	{ .name = "pci", .arg = UKD_ARG_REQUIRED, .key = "pci" },
 	{ .name = "pci-backend", .arg = UKD_ARG_REQUIRED, .key = "pci-backend" },
+	{ .name = "pci-storm-limit", .arg = UKD_ARG_REQUIRED, .key = "pci-storm-limit" },
 	{}
 };
 
@@ -228,6 +235,12 @@ static int set(struct ukd_config *cfg, const char *key, const char *value)
 		o->pci_irq = msi ? UKD_PCI_IRQ_MSI : UKD_PCI_IRQ_INTX;
 		return 0;
 	}
+	if (!strcmp(key, "pci-storm-limit")) {
+		r = ukd_config_uint(cfg, value, 1, PCI_STORM_LIMIT_MAX, &v);
+		if (r == 0)
+			o->pci_storm_limit = (unsigned int)v;
+		return r;
+	}
 	return -ENOENT;
 }
 
@@ -252,6 +265,7 @@ static int parse(struct kkeyd_options *o, int argc, char **argv, char *error, si
 	if (!o->mountpoint)
 		return -ENOMEM;
 	o->commit_s = 1;
+	o->pci_storm_limit = PCI_STORM_LIMIT_DEFAULT;
 	/* systemd's StateDirectory=: a ':'-separated list, the first is ours. */
 	if (state_directory && strcspn(state_directory, ":") > 0 &&
 	    !(o->state_dir = strndup(state_directory, strcspn(state_directory, ":"))))

@@ -24,6 +24,7 @@ struct kkeyd_options {
 	unsigned int n_pci;
 	enum ukd_pci_backend pci_backend;
 	enum ukd_pci_irq_mode pci_irq;
+	unsigned int pci_storm_limit;  /* interrupts/s without an event: a storm */
 	bool verbose;
 	int seq_mode;              /* enum seq_mode (seq-output.h) */
 	char **seq_connect;        /* --seq-connect, n_seq_connect of them */

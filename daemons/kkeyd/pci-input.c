@@ -14,8 +14,7 @@
 #include "recorder.h"
 
 #define RETRY_USEC (500 * 1000)
-/* More interrupts than this in one second that carry no event: a storm. */
-#define STORM_LIMIT 1000
+/* More than storm_limit interrupts that carry no event in one second: a storm. */
 #define STORM_PAUSE_USEC (1000 * 1000)
 
 struct pci_card {
@@ -33,6 +32,7 @@ struct pci_card {
 	bool absent_logged;
 	uint64_t window_start_ns;       /* storm detection */
 	uint64_t window_empty;
+	unsigned int storm_limit;
 	struct pci_card_stats stats;
 };
 
@@ -61,7 +61,7 @@ static bool storm(struct pci_card *c)
 		c->window_start_ns = now;
 		c->window_empty = 0;
 	}
-	return ++c->window_empty > STORM_LIMIT;
+	return ++c->window_empty > c->storm_limit;
 }
 
 int pci_card_service(struct pci_card *c, volatile void *bar)
@@ -149,8 +149,8 @@ static int on_irq(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		return 0;
 	}
 	if (r < 0 && storm(c)) {
-		ukd_log(LOG_ERR, "pci %s: interrupt storm (more than %d interrupts without an event in 1 s); "
-			"closing the card for %d s", c->addr, STORM_LIMIT, STORM_PAUSE_USEC / 1000000);
+		ukd_log(LOG_ERR, "pci %s: interrupt storm (more than %u interrupts without an event in 1 s); "
+			"closing the card for %d s", c->addr, c->storm_limit, STORM_PAUSE_USEC / 1000000);
 		card_gone(c, NULL);
 		arm_retry(c, STORM_PAUSE_USEC);
 		return 0;
@@ -246,12 +246,14 @@ int pci_card_new_detached(struct pci_card **ret, struct kkey *k)
 	if (!c)
 		return -ENOMEM;
 	c->kkey = k;
+	c->storm_limit = PCI_STORM_LIMIT_DEFAULT;
 	*ret = c;
 	return 0;
 }
 
 int pci_card_new(struct pci_card **ret, struct kkey *k, sd_event *e, const char *addr,
-		 enum ukd_pci_backend backend, enum ukd_pci_irq_mode irq)
+		 enum ukd_pci_backend backend, enum ukd_pci_irq_mode irq,
+		 unsigned int storm_limit)
 {
 	_cleanup_(pci_card_freep) struct pci_card *c = NULL;
 	int r;
@@ -265,6 +267,8 @@ int pci_card_new(struct pci_card **ret, struct kkey *k, sd_event *e, const char 
 	c->event = sd_event_ref(e);
 	c->backend = backend;
 	c->irq = irq;
+	if (storm_limit)
+		c->storm_limit = storm_limit;
 	/* The timer exists from the start (off), so that a removal later
 	 * allocates nothing: kkeyd's fd count stays flat across hotplug. */
 	r = sd_event_add_time_relative(e, &c->retry, CLOCK_MONOTONIC, RETRY_USEC, 0, on_retry, c);

@@ -49,13 +49,20 @@ struct pci_card_stats {
 
 struct pci_card;
 
+/* Interrupts without an event in one second above which a card is closed
+ * for a second (kkeyd --pci-storm-limit, docs/kkey-pci.md). */
+#define PCI_STORM_LIMIT_DEFAULT 1000
+#define PCI_STORM_LIMIT_MAX 1000000
+
 /**
  * pci_card_new() - watch the card at @addr: open it now if it is there,
- * else (and after any removal) retry every 500 ms. Returns 0 or -errno
- * (-EINVAL: bad address).
+ * else (and after any removal) retry every 500 ms. More than @storm_limit
+ * interrupts without an event in one second close it for a second.
+ * Returns 0 or -errno (-EINVAL: bad address).
  */
 int pci_card_new(struct pci_card **ret, struct kkey *k, sd_event *e, const char *addr,
-		 enum ukd_pci_backend backend, enum ukd_pci_irq_mode irq);
+		 enum ukd_pci_backend backend, enum ukd_pci_irq_mode irq,
+		 unsigned int storm_limit);
 void pci_card_free(struct pci_card *c);
 UKD_DEFINE_CLEANUP(struct pci_card *, pci_card_free)
 

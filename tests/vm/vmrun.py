@@ -21,10 +21,12 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 
@@ -631,6 +633,10 @@ class DebianFlavour(Flavour):
                 img.tree(path, "payload" + path)
             else:
                 img.file(path, "payload" + path)
+        # kmod/ built for the guest kernel, NOT installed: a test installs
+        # it from /ukd/kmod the way DKMS or `make install` would.
+        for ko in ctx.project_modules():
+            img.file(ko, "payload/ukd/kmod/" + os.path.basename(ko), 0o644)
 
         digest = img.digest()
         out = os.path.join(ctx.cache, f"debian-initrd-{digest}.cpio")
@@ -803,6 +809,109 @@ class Context:
         return flavour
 
 
+# --------------------------------------------------------------------------
+# The QEMU monitor for tests with "# vm-monitor: yes": the guest writes an
+# HMP command line to /dev/ttyS1 (guest/lib.sh: vm_monitor), we run it
+# through QMP's human-monitor-command and answer on the same port with the
+# reply's lines, then "VMMON-END 0" (or 1 when QEMU reported an error).
+# QMP events (DEVICE_DELETED, ACPI_DEVICE_OST, ...) go to the serial log as
+# "vmmon: event ..." lines and are answered to the guest command "events".
+
+class MonitorRelay:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ukd-vmmon-")
+        self.qmp_path = os.path.join(self.dir, "qmp")
+        self.chan_path = os.path.join(self.dir, "chan")
+        self.events = []
+        self.notes = []
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def qemu_args(self):
+        # An explicit -qmp turns off -nographic's monitor on stdio, so the
+        # first -serial is plain stdio (the console) and the second is ttyS1.
+        return ["-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+                "-serial", "stdio",
+                "-serial", f"unix:{self.chan_path},server=on,wait=off"]
+
+    def start(self):
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _note(self, text):
+        with self.lock:
+            self.notes.append(f"vmmon: {text}")
+
+    def drain_notes(self):
+        with self.lock:
+            out, self.notes = self.notes, []
+        return out
+
+    @staticmethod
+    def _connect(path, deadline):
+        while time.monotonic() < deadline:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                return s
+            except OSError:
+                s.close()
+                time.sleep(0.1)
+        raise OSError(f"cannot connect to {path}")
+
+    def _run(self):
+        try:
+            deadline = time.monotonic() + 30
+            qmp = self._connect(self.qmp_path, deadline)
+            chan = self._connect(self.chan_path, deadline)
+        except OSError as e:
+            self._note(f"relay not started: {e}")
+            return
+        qf = qmp.makefile("rwb", buffering=0)
+        cf = chan.makefile("rwb", buffering=0)
+        qf.readline()                                   # the QMP greeting
+        self._qmp(qf, {"execute": "qmp_capabilities"})
+        for raw in iter(cf.readline, b""):
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            if line == "events":
+                # Events wait in the socket until we read it: a no-op
+                # command brings them in (QMP sends them before its reply).
+                self._qmp(qf, {"execute": "query-status"})
+                with self.lock:
+                    text, err = "".join(e + "\n" for e in self.events), False
+            else:
+                t0 = time.monotonic()
+                rep = self._qmp(qf, {"execute": "human-monitor-command",
+                                     "arguments": {"command-line": line}})
+                err = "error" in rep
+                text = rep["error"].get("desc", "?") + "\n" if err else rep.get("return", "")
+                self._note(f"{line!r} -> {'error' if err else 'ok'} in "
+                           f"{(time.monotonic() - t0) * 1000:.0f} ms: {text.strip()[:200]}")
+                # HMP reports most failures as text, not as a QMP error.
+                err = err or bool(re.match(r"(error|unknown|device .* not found|"
+                                           r"bus .* not found|parameter)", text.strip(), re.I))
+            cf.write(text.replace("\r", "").encode())
+            cf.write(b"" if not text or text.endswith("\n") else b"\n")
+            cf.write(f"VMMON-END {1 if err else 0}\n".encode())
+
+    def _qmp(self, qf, cmd):
+        qf.write(json.dumps(cmd).encode() + b"\n")
+        while True:
+            msg = json.loads(qf.readline() or b"{}")
+            if "event" in msg:
+                ev = f"{msg['event']} {json.dumps(msg.get('data', {}), sort_keys=True)}"
+                with self.lock:
+                    self.events.append(ev)
+                self._note(f"event {ev}")
+                continue
+            return msg
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def extract_files(logtext, outdir):
     """Files the guest exported with vm_export (base64 between markers)."""
     files, cur, buf = [], None, []
@@ -835,6 +944,9 @@ def boot(ctx, flavour, test_path, verbose):
     hdr = dict(DEFAULTS, **parse_header(test_path))
     rel = os.path.relpath(test_path, os.path.join(ctx.source_dir, "tests", "vm"))
     args = flavour.qemu_args(rel, hdr)
+    relay = MonitorRelay() if hdr.get("monitor") == "yes" else None
+    if relay:
+        args += relay.qemu_args()
     host_tmo = int(hdr["timeout"]) + 60
     logpath = os.path.join(ctx.logs, name + ".log")
     outdir = os.path.join(ctx.logs, name + ".out")
@@ -847,13 +959,22 @@ def boot(ctx, flavour, test_path, verbose):
         p = subprocess.Popen(["timeout", "-k", "5", str(host_tmo)] + args,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
+        if relay:
+            relay.start()
         for line in iter(p.stdout.readline, b""):
-            logf.write(line)
-            chunks.append(line)
-            if verbose:
-                sys.stdout.write(line.decode("utf-8", "replace"))
-                sys.stdout.flush()
+            # The relay's notes, in the log where they happened (roughly).
+            lines = [(n + "\n").encode() for n in relay.drain_notes()] if relay else []
+            for line in lines + [line]:
+                logf.write(line)
+                chunks.append(line)
+                if verbose:
+                    sys.stdout.write(line.decode("utf-8", "replace"))
+                    sys.stdout.flush()
         qrc = p.wait()
+        if relay:
+            for n in relay.drain_notes():
+                logf.write((n + "\n").encode())
+            relay.close()
     wall = time.monotonic() - t0
     text = b"".join(chunks).decode("utf-8", "replace")
     rcs = re.findall(r"VMTEST-RC=(\d+)", text)

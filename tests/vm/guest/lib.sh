@@ -143,6 +143,22 @@ vm_export() {
 	echo "VMTEST-FILE-END ${2:-$(basename "$1")}"
 }
 
+# vm_monitor COMMAND...: run a QEMU monitor (HMP) command line, e.g.
+# vm_monitor device_add edu,id=c1; prints QEMU's reply. Needs the header
+# "# vm-monitor: yes" (vmrun.py relays /dev/ttyS1 to QMP). Status 0, 1 when
+# QEMU reported an error, 2 without the channel, 124 without a reply in 30 s.
+# "vm_monitor events" prints the QMP events seen so far, one a line.
+vm_monitor() {
+	[ -c /dev/ttyS1 ] || return 2
+	if [ -z "$VM_MON_OPEN" ]; then
+		stty -F /dev/ttyS1 raw -echo 2>/dev/null || return 2
+		exec 9<>/dev/ttyS1
+		VM_MON_OPEN=1
+	fi
+	echo "$*" >&9
+	timeout 30 awk '/^VMMON-END / { exit $2 } { print }' <&9
+}
+
 vm_cleanup() {
 	for _n in $VM_DAEMONS; do
 		_p=$(vm_pid "$_n")
