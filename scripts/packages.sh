@@ -14,7 +14,7 @@ UKD_DEMO_PACKAGES=(fluidsynth timgm6mb-soundfont)
 UKD_TEST_PACKAGES=(
 	check python3 python3-mido midicsv fluidsynth timgm6mb-soundfont sox
 	ent rng-tools5 util-linux procps fio stress-ng
-	qemu-system-x86 linux-image-amd64 busybox-static alsa-utils xz-utils kmod
+	qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static alsa-utils xz-utils kmod
 	mmdebstrap e2fsprogs man-db systemd-container podman runc strace
 )
 
