@@ -12,6 +12,7 @@
 #  4. a uinput keyboard attached by hotplug (--keyboard=its name glob):
 #     melody, octave, sustain, panic and unplug mid-chord, checked here on
 #     aseqdump and in .post on the SMF (notes and typed timing within 5 ms);
+#     a node write while a keyboard key is down (one recording, in order),
 #     kkeyctl panic with a key down (its release then plays nothing), and
 #     the grab escape combination (EVIOCGRAB free again);
 #  5. 100 plug/unplug cycles: kkeyd's fd count unchanged, nothing held.
@@ -264,6 +265,9 @@ timeout 30 uinput-kbd play "$KBD" < escape.txt > /dev/null &
 player=$!
 held_one() { kkeyctl status | grep -q "held: *1$"; }
 vm_check "a key held on the keyboard" vm_until 8000 held_one
+# One pipeline: a node write while the key is down lands between its
+# press and the panic's release, in the order played.
+echo 1 > /dev/kkey070; echo 0 > /dev/kkey070
 vm_check "kkeyctl panic with the key down" kkeyctl panic
 node=$(tail -n +$((mark + 1)) /tmp/kkeyd.log | sed -n "s/.*keyboard \(\/dev\/input\/event[0-9]*\) \"$KBD\" attached.*/\1/p" | tail -1)
 vm_check "kkeyd holds the grab: another EVIOCGRAB fails" sh -c '! uinput-kbd grab "$0"' "$node"
@@ -273,9 +277,9 @@ vm_check "... and another EVIOCGRAB now works" uinput-kbd grab "$node"
 wait $player
 timeout 10 cat /dev/kkey000 > escape.mid
 kkeycheck events escape.mid > escape-notes.txt
-printf 'on 60\noff 60\non 60\noff 60\n' > escape-expected.txt
+printf 'on 60\non 70\noff 70\noff 60\non 60\noff 60\n' > escape-expected.txt
 if cmp -s escape-expected.txt escape-notes.txt; then
-	vm_ok "after the panic the key's release played nothing; the next press did"
+	vm_ok "keyboard and node notes in one recording, in order; after the panic the key's release played nothing, the next press did"
 else
 	vm_fail "notes around kkeyctl panic and the escape"; diff escape-expected.txt escape-notes.txt
 fi
