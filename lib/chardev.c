@@ -23,6 +23,31 @@ bool ukd_chardev_name_valid(const char *name)
 	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == len;
 }
 
+bool ukd_chardev_dir_valid(const char *dir)
+{
+	size_t len, part = 0;
+
+	if (!dir)
+		return false;
+	len = strnlen(dir, UKD_CHARDEV_DIR_MAX + 1);
+	if (len == 0 || len > UKD_CHARDEV_DIR_MAX)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		if (dir[i] == '/' || dir[i] == '\0') {
+			/* empty (leading, trailing, "//"), "." or ".." */
+			if (part == 0 || (part <= 2 && !strncmp(dir + i - part, "..", part)))
+				return false;
+			part = 0;
+		} else if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:@+-",
+				  dir[i])) {
+			part++;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
 int ukd_chardev_ioctl_check(unsigned int cmd, size_t in_size, size_t out_size)
 {
 	size_t size = _IOC_SIZE(cmd);

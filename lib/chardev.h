@@ -107,6 +107,16 @@ void ukd_chardev_wake(struct ukd_chardev *dev);
  */
 bool ukd_chardev_name_valid(const char *name);
 
+/* The longest ukd_chardev_dir_valid() directory. */
+#define UKD_CHARDEV_DIR_MAX 64
+
+/**
+ * ukd_chardev_dir_valid() - a directory for CUSE nodes under /dev
+ * (ukd_front_config.cuse_dir): 1..UKD_CHARDEV_DIR_MAX bytes of
+ * [A-Za-z0-9_.:@+-] components joined by single '/', none "." or "..".
+ */
+bool ukd_chardev_dir_valid(const char *dir);
+
 /**
  * ukd_chardev_check_devs() - can @devs be served together? Each of the
  * @n_devs nodes must have ops and a ukd_chardev_name_valid() name.

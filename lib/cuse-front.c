@@ -78,8 +78,16 @@ struct cuse_node {
 	struct fuse_session *se;      /* owns the /dev/cuse fd */
 	sd_event_source *io;
 	struct ukd_front_open *opens; /* open files of this node, for wake */
-	char *devname;                /* "DEVNAME=<name>", CUSE_INIT's device info */
+	char *devname;                /* "DEVNAME=[DIR/]NAME", CUSE_INIT's device info */
 };
+
+#define DEVNAME_PREFIX "DEVNAME="
+
+/* The node's path under /dev: [cuse_dir/]name. */
+static const char *node_path(const struct cuse_node *node)
+{
+	return node->devname ? node->devname + strlen(DEVNAME_PREFIX) : node->dev->name;
+}
 
 struct cuse_front {
 	sd_event *event;
@@ -126,7 +134,7 @@ static void cf_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_inf
 
 	/* @off is 0, or the bytes already read by this read(2): the device's
 	 * own file->pos is the position (see the header). */
-	ukd_log(LOG_DEBUG, "/dev/%s: read %zu at offset %lld", node->dev->name, size, (long long)off);
+	ukd_log(LOG_DEBUG, "/dev/%s: read %zu at offset %lld", node_path(node), size, (long long)off);
 	ukd_front_reply_read(req, open_of(fi), size, node->front->iobuf);
 }
 
@@ -136,7 +144,7 @@ static void cf_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	struct cuse_node *node = fuse_req_userdata(req);
 
 	/* The kernel starts each write(2) at offset 0 (see the header). */
-	ukd_log(LOG_DEBUG, "/dev/%s: write %zu at offset %lld", node->dev->name, size, (long long)off);
+	ukd_log(LOG_DEBUG, "/dev/%s: write %zu at offset %lld", node_path(node), size, (long long)off);
 	ukd_front_reply_write(req, open_of(fi), buf, size, off);
 }
 
@@ -186,7 +194,7 @@ static int cuse_node_io(sd_event_source *s, int fd, uint32_t revents, void *user
 		/* 0: the kernel aborted the connection (ENODEV); the node
 		 * is gone. CUSE connections are not in fusectl, so nobody
 		 * outside can do this; it would be a kernel-side failure. */
-		ukd_log(LOG_DEBUG, "/dev/%s: CUSE connection ended (%s)", node->dev->name,
+		ukd_log(LOG_DEBUG, "/dev/%s: CUSE connection ended (%s)", node_path(node),
 			r == 0 ? "aborted" : strerror(-r));
 		sd_event_source_set_enabled(s, SD_EVENT_OFF);
 		return sd_event_exit(sd_event_source_get_event(s), r == 0 ? -ENODEV : r);
@@ -195,15 +203,19 @@ static int cuse_node_io(sd_event_source *s, int fd, uint32_t revents, void *user
 	return 0;
 }
 
-/* Read "MAJ:MIN" from /sys/class/cuse/NAME/dev. */
-static int cuse_sysfs_devt(const char *name, dev_t *ret)
+/* Read "MAJ:MIN" from /sys/class/cuse/NAME/dev; the kernel's device name
+ * for /dev/DIR/NAME is DIR!NAME. */
+static int cuse_sysfs_devt(const char *devpath, dev_t *ret)
 {
-	char path[128], line[32];
+	char path[192], line[32];
 	unsigned int maj, min;
 	_cleanup_close_ int fd = -1;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/sys/class/cuse/%s/dev", name);
+	snprintf(path, sizeof(path), "/sys/class/cuse/%s/dev", devpath);
+	for (char *c = path + strlen("/sys/class/cuse/"); *c && strcmp(c, "/dev"); c++)
+		if (*c == '/')
+			*c = '!';
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ukd_negerrno();
@@ -220,13 +232,13 @@ static int cuse_sysfs_devt(const char *name, dev_t *ret)
 /* Best effort: give /dev/NAME the device's mode if it is our node. */
 static void cuse_node_chmod(struct cuse_node *node)
 {
-	char path[128];
+	char path[192];
 	struct stat st;
 	dev_t devt;
 
-	if (cuse_sysfs_devt(node->dev->name, &devt) < 0)
+	if (cuse_sysfs_devt(node_path(node), &devt) < 0)
 		return;
-	snprintf(path, sizeof(path), "/dev/%s", node->dev->name);
+	snprintf(path, sizeof(path), "/dev/%s", node_path(node));
 	if (lstat(path, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != devt)
 		return;
 	if ((st.st_mode & 07777) != (node->dev->mode & 07777) &&
@@ -241,16 +253,16 @@ static int cuse_refusal(const struct ukd_front_config *cfg, struct cuse_node *no
 {
 	dev_t devt;
 
-	if (cuse_sysfs_devt(node->dev->name, &devt) == 0) {
+	if (cuse_sysfs_devt(node_path(node), &devt) == 0) {
 		ukd_log(LOG_DEBUG, "/dev/%s: name already taken by another CUSE device (%u:%u)",
-			node->dev->name, major(devt), minor(devt));
+			node_path(node), major(devt), minor(devt));
 		return -EEXIST;
 	}
 	if (cfg->major) {
-		ukd_log(LOG_DEBUG, "/dev/%s: major %u is not free", node->dev->name, cfg->major);
+		ukd_log(LOG_DEBUG, "/dev/%s: major %u is not free", node_path(node), cfg->major);
 		return -EBUSY;
 	}
-	ukd_log(LOG_DEBUG, "/dev/%s: the kernel refused the CUSE device", node->dev->name);
+	ukd_log(LOG_DEBUG, "/dev/%s: the kernel refused the CUSE device", node_path(node));
 	return -EIO;
 }
 
@@ -299,7 +311,8 @@ static int cuse_node_start(const struct ukd_front_config *cfg, struct cuse_node 
 	char fdpath[32];
 	int r;
 
-	if (asprintf(&node->devname, "DEVNAME=%s", node->dev->name) < 0) {
+	if (asprintf(&node->devname, DEVNAME_PREFIX "%s%s%s", cfg->cuse_dir ? cfg->cuse_dir : "",
+		     cfg->cuse_dir && *cfg->cuse_dir ? "/" : "", node->dev->name) < 0) {
 		node->devname = NULL;
 		return -ENOMEM;
 	}
@@ -379,7 +392,8 @@ int ukd_cuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 	int r;
 
 	if (cfg->major > CUSE_MAJOR_MAX || cfg->first_minor > CUSE_MINOR_MAX ||
-	    n_devs > CUSE_MINOR_MAX - cfg->first_minor + 1)
+	    n_devs > CUSE_MINOR_MAX - cfg->first_minor + 1 ||
+	    (cfg->cuse_dir && *cfg->cuse_dir && !ukd_chardev_dir_valid(cfg->cuse_dir)))
 		return -EINVAL;
 
 	front = calloc(1, sizeof(*front));

@@ -30,4 +30,10 @@ struct ukd_front_config {
 	 * from first_minor. */
 	unsigned int major;
 	unsigned int first_minor;
+	/* CUSE: NULL or "" for /dev/NAME; else the nodes are /dev/DIR/NAME
+	 * (ukd_chardev_dir_valid(); the kernel names the device DIR!NAME with
+	 * '!' for '/', devtmpfs makes the directories), so that two daemons
+	 * serving the same node names can run side by side. Ignored by FUSE,
+	 * where the mount point keeps them apart. */
+	const char *cuse_dir;
 };

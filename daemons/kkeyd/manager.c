@@ -47,6 +47,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 		ukd_daemon_needs_restart(n.frontend != o->frontend, "frontend");
 		ukd_daemon_needs_restart(strcmp(n.mountpoint, o->mountpoint) != 0, "mountpoint");
+		ukd_daemon_needs_restart(strcmp(n.node_dir, o->node_dir) != 0, "node-dir");
 		ukd_daemon_needs_restart(n.kkey.capacity != o->kkey.capacity, "capacity");
 		ukd_daemon_needs_restart(n.kkey.mode != o->kkey.mode, "mode");
 		ukd_daemon_needs_restart(state_dir_changed, "statedir");
@@ -230,10 +231,17 @@ int manager_start(struct manager *m)
 		.make_mountpoint = true,
 		.fsname = "kkeyd",
 		.allow_other = geteuid() == 0,
+		.cuse_dir = o->node_dir,
 	};
 	int r;
 
 	/* What can fail on a setting goes first, before anything is served. */
+	/* A FUSE mount point already keeps instances apart; a node-dir there
+	 * would be a directory in the mount that nobody asked for. */
+	if (o->node_dir[0] && kind != UKD_FRONT_CUSE)
+		return ukd_log_errno(LOG_ERR, -EINVAL, "--node-dir=%s needs the CUSE front end "
+				     "(--cuse); with --fuse the mount point keeps kkeyds apart",
+				     o->node_dir);
 	r = start_seq(m);
 	if (r >= 0)
 		r = load_keymap(m);
@@ -250,17 +258,18 @@ int manager_start(struct manager *m)
 		return ukd_log_errno(LOG_ERR, r, "CUSE is not available: /dev/cuse is missing or not "
 				     "writable. Load the module with 'modprobe cuse' (as root), or use --fuse");
 	if (r == -EEXIST && kind == UKD_FRONT_CUSE)
-		return ukd_log_errno(LOG_ERR, r, "/dev/kkey000 .. /dev/kkey127 are already served "
-				     "(is another kkeyd running?)");
+		return ukd_log_errno(LOG_ERR, r, "/dev/%s%skkey000 .. kkey127 are already served "
+				     "(is another kkeyd running?)", o->node_dir, o->node_dir[0] ? "/" : "");
 	if (r == -EEXIST)
 		return ukd_log_errno(LOG_ERR, r, "%s is already in use (is another kkeyd running?)",
 				     o->mountpoint);
 	if (r < 0)
 		return ukd_log_errno(LOG_ERR, r, "cannot serve the kkey nodes through %s: %m",
 				     ukd_front_kind_name(kind));
-	ukd_log(LOG_INFO, "serving kkey000..kkey127 via %s%s%s", ukd_front_kind_name(kind),
+	ukd_log(LOG_INFO, "serving kkey000..kkey127 via %s%s%s%s", ukd_front_kind_name(kind),
 		kind == UKD_FRONT_FUSE ? " at " : " in /dev",
-		kind == UKD_FRONT_FUSE ? o->mountpoint : "");
+		kind == UKD_FRONT_FUSE ? o->mountpoint : o->node_dir[0] ? "/" : "",
+		kind == UKD_FRONT_FUSE ? "" : o->node_dir);
 	for (unsigned int i = 0; i < o->n_pci; i++) {
 		r = pci_card_new(&m->cards[i], m->kkey, m->event, o->pci[i], o->pci_backend, o->pci_irq,
 				 o->pci_storm_limit);

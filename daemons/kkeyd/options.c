@@ -27,6 +27,9 @@ static const char usage[] =
 "      --fuse[=DIR]       files DIR/kkeyNNN in a FUSE mount (default DIR\n"
 "                         " KKEYD_MOUNTPOINT_DEFAULT "; created if missing and then removed at\n"
 "                         exit). Needs only /dev/fuse.\n"
+"      --node-dir=DIR     with --cuse: the nodes are /dev/DIR/kkeyNNN, so more\n"
+"                         than one kkeyd can serve (e.g. kkey-pci/0000:00:03.0;\n"
+"                         letters, digits, ._:@+- and '/', up to 64 bytes)\n"
 "\n"
 "Recording:\n"
 "  -k, --keep[=BOOL]      reading does not clear the recording (the original\n"
@@ -88,7 +91,7 @@ static const char usage[] =
 "\n"
 "Configuration file (INI), every key as the option of the same name:\n"
 "  [kkeyd]\n"
-"  frontend = auto|cuse|fuse   mountpoint = DIR    keep = yes|no\n"
+"  frontend = auto|cuse|fuse   mountpoint = DIR   node-dir = DIR   keep = yes|no\n"
 "  capacity = N   velocity = N   slowdown = N   channel = N   mode = 0666\n"
 "  statedir = DIR   commit = SECONDS   verbose = yes|no\n"
 "  seq = auto|on|off   seq-connect = CLIENT:PORT (one line each)\n"
@@ -105,6 +108,7 @@ static const struct ukd_option options[] = {
 	{ .name = "cuse", .flag_key = "frontend", .flag_value = "cuse" },
 	{ .name = "fuse", .arg = UKD_ARG_OPTIONAL, .key = "mountpoint",
 	  .flag_key = "frontend", .flag_value = "fuse" },
+	{ .name = "node-dir", .arg = UKD_ARG_REQUIRED, .key = "node-dir" },
 	{ .name = "keep", .short_name = 'k', .arg = UKD_ARG_OPTIONAL, .key = "keep",
 	  .flag_key = "keep", .flag_value = "yes" },
 	{ .name = "capacity", .arg = UKD_ARG_REQUIRED, .key = "capacity" },
@@ -160,6 +164,13 @@ static int set(struct ukd_config *cfg, const char *key, const char *value)
 	}
 	if (!strcmp(key, "mountpoint"))
 		return ukd_config_string(cfg, value, &o->mountpoint);
+	if (!strcmp(key, "node-dir")) {
+		if (*value && !ukd_chardev_dir_valid(value))
+			return ukd_config_fail(cfg, "expected a relative path of up to 64 bytes: "
+					       "letters, digits, ._:@+- and single '/', no . or ..");
+		snprintf(o->node_dir, sizeof(o->node_dir), "%s", value);
+		return 0;
+	}
 	if (!strcmp(key, "keep"))
 		return ukd_config_bool(cfg, value, &o->kkey.keep);
 	if (!strcmp(key, "verbose"))

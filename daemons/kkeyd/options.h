@@ -17,6 +17,7 @@
 struct kkeyd_options {
 	enum ukd_front_kind frontend;  /* UKD_FRONT_AUTO by default */
 	char *mountpoint;          /* FUSE */
+	char node_dir[UKD_CHARDEV_DIR_MAX + 1];  /* CUSE: "" = /dev/kkeyNNN, else /dev/DIR/kkeyNNN */
 	struct kkey_config kkey;
 	char *state_dir;           /* the journal's directory; NULL: no journal */
 	unsigned int commit_s;     /* fdatasync period; 0: after every write */

@@ -93,6 +93,23 @@ START_TEST(names_and_modes)
 }
 END_TEST
 
+/* --node-dir: what lib/chardev.c lets CUSE put under /dev. */
+START_TEST(cuse_dirs)
+{
+	static const char *const good[] = { "kkey-pci/0000:00:03.0", "a", "x/y/z", "a.b_c@d+e-f",
+		"..a", "a..", "1234567890123456789012345678901234567890123456789012345678901234" };
+	static const char *const bad[] = { "", "/abs", "trail/", "a//b", ".", "..", "a/./b", "a/../b",
+		"../x", "sp ace", "new\nline", "a\\b", "star*",
+		"12345678901234567890123456789012345678901234567890123456789012345" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+		ck_assert_msg(ukd_chardev_dir_valid(good[i]), "should be valid: '%s'", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		ck_assert_msg(!ukd_chardev_dir_valid(bad[i]), "should be invalid: '%s'", bad[i]);
+	ck_assert(!ukd_chardev_dir_valid(NULL));
+}
+END_TEST
+
 START_TEST(write_semantics)
 {
 	struct kkey *k = make(false, 1000);
@@ -409,6 +426,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, names_and_modes);
+	tcase_add_test(tc, cuse_dirs);
 	tcase_add_test(tc, write_semantics);
 	tcase_add_test(tc, read_clears_and_one_byte_reads);
 	tcase_add_test(tc, held_note_across_reads);
