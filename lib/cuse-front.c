@@ -22,6 +22,12 @@
  * finding the other device in /sys/class/cuse/NAME. A fixed major:minor
  * that is taken is refused the same way (dmesg: "CUSE: failed to register
  * chrdev region"); we report -EBUSY. Nodes already created are torn down.
+ * Majors: asked for none, CUSE gives each device a dynamic major of its own,
+ * and the kernel has 149 (254..234, 511..384). So for more than one node we
+ * pick a major /proc/devices does not list, in the kernel's order, and
+ * register every node as a minor of it (minors first_minor, +1, ...); if it
+ * was taken under us (-EBUSY), the next; after CUSE_FREE_MAJORS_TRIED, or a
+ * single node, the kernel's choice.
  * CUSE connections do not appear in fusectl, so nothing outside can abort
  * them; closing the fd (ukd_front_free) removes the node at once (~1 ms a
  * node measured: 128 nodes go within ~0.2-0.4 s under TCG).
@@ -66,6 +72,13 @@
 
 #define CUSE_DEVICE "/dev/cuse"
 #define CUSE_INIT_TIMEOUT_MS 5000
+/* The kernel's dynamic character majors (fs/char_dev.c), searched top down. */
+#define CUSE_DYN_FIRST 254
+#define CUSE_DYN_LAST 234
+#define CUSE_DYN_EXT_FIRST 511
+#define CUSE_DYN_EXT_LAST 384
+#define CUSE_FREE_MAJORS_TRIED 8
+
 /* Linux dev_t: 12-bit major, 20-bit minor. */
 #define CUSE_MAJOR_MAX 4095u
 #define CUSE_MINOR_MAX ((1u << 20) - 1)
@@ -385,6 +398,60 @@ const struct ukd_front_impl ukd_cuse_front_impl = {
 	.free = cuse_front_free,
 };
 
+/* Start every node, minors counting up from cfg->first_minor; on failure
+ * the nodes already up are stopped again and the error returned. */
+static int cuse_start_all(struct cuse_front *front, const struct ukd_front_config *cfg,
+			  struct ukd_chardev *const *devs, size_t n_devs)
+{
+	int r = 0;
+	size_t i;
+
+	for (i = 0; i < n_devs && r == 0; i++) {
+		struct cuse_node *node = &front->nodes[i];
+
+		r = cuse_node_start(cfg, node, cfg->first_minor + (unsigned int)i);
+		if (r == 0)
+			r = sd_event_add_io(front->event, &node->io, fuse_session_fd(node->se), EPOLLIN,
+					    cuse_node_io, node);
+		if (r == 0) {
+			devs[i]->front_data = node;
+			devs[i]->wake = cuse_node_wake;
+		}
+	}
+	if (r < 0)
+		while (i > 0)
+			cuse_node_stop(&front->nodes[--i]);
+	return r;
+}
+
+/*
+ * Up to @max character majors that /proc/devices does not list, in the
+ * order the kernel hands out dynamic ones (254..234, then 511..384). Returns
+ * how many, 0 when /proc/devices cannot be read.
+ */
+static int cuse_free_majors(unsigned int *out, int max)
+{
+	bool used[CUSE_DYN_EXT_FIRST + 1] = { false };
+	FILE *f = fopen("/proc/devices", "re");
+	char line[128];
+	unsigned int m;
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f) && strcmp(line, "\n") != 0)   /* ends at "Block devices:" */
+		if (sscanf(line, " %u", &m) == 1 && m <= CUSE_DYN_EXT_FIRST)
+			used[m] = true;
+	fclose(f);
+	for (m = CUSE_DYN_FIRST; m >= CUSE_DYN_LAST && n < max; m--)
+		if (!used[m])
+			out[n++] = m;
+	for (m = CUSE_DYN_EXT_FIRST; m >= CUSE_DYN_EXT_LAST && n < max; m--)
+		if (!used[m])
+			out[n++] = m;
+	return n;
+}
+
 int ukd_cuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 		       struct ukd_chardev *const *devs, size_t n_devs, sd_event *event)
 {
@@ -412,19 +479,28 @@ int ukd_cuse_front_new(void **impl_data, const struct ukd_front_config *cfg,
 		front->nodes[i].dev = devs[i];
 	}
 
-	for (size_t i = 0; i < n_devs; i++) {
-		struct cuse_node *node = &front->nodes[i];
+	r = -EBUSY;
+	if (cfg->major == 0 && n_devs > 1) {
+		/* One major for all the nodes, as a kernel driver has: left to
+		 * the kernel, each CUSE device takes a whole dynamic major, and
+		 * there are only 149 (kkeyd alone would take 128 of them). */
+		unsigned int majors[CUSE_FREE_MAJORS_TRIED];
+		int n = cuse_free_majors(majors, CUSE_FREE_MAJORS_TRIED);
+		struct ukd_front_config shared = *cfg;
 
-		r = cuse_node_start(cfg, node, cfg->first_minor + (unsigned int)i);
-		if (r < 0)
-			goto fail;
-		r = sd_event_add_io(event, &node->io, fuse_session_fd(node->se), EPOLLIN,
-				    cuse_node_io, node);
-		if (r < 0)
-			goto fail;
-		devs[i]->front_data = node;
-		devs[i]->wake = cuse_node_wake;
+		for (int i = 0; i < n && r == -EBUSY; i++) {
+			shared.major = majors[i];
+			r = cuse_start_all(front, &shared, devs, n_devs);
+			if (r == 0)
+				ukd_log(LOG_DEBUG, "CUSE: major %u for all %zu nodes", majors[i], n_devs);
+		}
 	}
+	/* A fixed major, one node, or no shared major free (taken under us):
+	 * as asked, or a dynamic major per node. */
+	if (r == -EBUSY)
+		r = cuse_start_all(front, cfg, devs, n_devs);
+	if (r < 0)
+		goto fail;
 	ukd_log(LOG_DEBUG, "serving %zu node(s) over CUSE", n_devs);
 	*impl_data = front;
 	return 0;

@@ -17,7 +17,7 @@ vm_check "no cuse module: no node left behind" test ! -e /dev/pa -a ! -e /sys/cl
 
 vm_modprobe cuse || vm_finish
 
-# --- Three nodes, dynamic majors, mode from the device.
+# --- Three nodes, one free major chosen for all of them, mode from the device.
 t0=$(vm_now_ms)
 vm_daemon probe 90 cuse-probe -v --mode 0640 pa pb pc
 if vm_wait_path /dev/pc 10; then

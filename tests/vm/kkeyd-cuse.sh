@@ -35,6 +35,13 @@ else
 fi
 vm_expect_eq "128 nodes kkey000..kkey127" 128 "$(nodes)"
 vm_expect_eq "nodes are mode 0666" 666 "$(stat -c %a /dev/kkey060)"
+# One major for all 128, minors 0..127, as a kernel driver has (CUSE alone
+# would take a dynamic major per node: 128 of the kernel's 149).
+majors=$(for n in /dev/kkey[0-9][0-9][0-9]; do stat -c %t "$n"; done | sort -u)
+vm_expect_eq "all 128 nodes share one major" 1 "$(echo "$majors" | wc -l)"
+vm_expect_eq "... minors 0..127 in note order" "0 60 127" \
+	"$(for n in 000 060 127; do printf '%d ' 0x$(stat -c %T /dev/kkey$n); done | xargs)"
+vm_log "major $((0x$majors)); /proc/devices: $(grep -c ' kkey' /proc/devices) kkey entries"
 
 # --- The course idioms.
 echo 1 > /dev/kkey060; sleep 0.5; echo 0 > /dev/kkey060
@@ -102,6 +109,24 @@ vm_expect_eq "... the first still has 128 nodes" 128 "$(nodes)"
 echo 1 > /dev/kkey070; echo 0 > /dev/kkey070
 timeout 10 cat /dev/kkey000 > after.mid
 vm_check "... and still records" kkeycheck smf after.mid 1 1
+
+# --- --node-dir: a second kkeyd beside the first, in /dev/alt/one/.
+vm_daemon kkeyd2 30 kkeyd --cuse --node-dir=alt/one
+if vm_wait_path /dev/alt/one/kkey127 10; then
+	vm_ok "kkeyd --node-dir=alt/one: /dev/alt/one/kkey000..127 beside /dev/kkeyNNN"
+	vm_expect_eq "... 128 character devices there" 128 "$(ls /dev/alt/one | wc -l)"
+	echo 1 > /dev/alt/one/kkey040; echo 0 > /dev/alt/one/kkey040
+	echo 1 > /dev/kkey041; echo 0 > /dev/kkey041
+	timeout 10 cat /dev/alt/one/kkey000 > alt.mid
+	timeout 10 cat /dev/kkey000 > main.mid
+	vm_expect_eq "... each records its own notes" "on 40 off 40|on 41 off 41" \
+		"$(kkeycheck events alt.mid | xargs)|$(kkeycheck events main.mid | xargs)"
+	vm_stop kkeyd2 5
+	vm_expect_eq "... exits 0" 0 $?
+	vm_check "... and its nodes are gone" vm_wait_gone /dev/alt/one/kkey000 2
+else
+	vm_fail "kkeyd --node-dir=alt/one: no /dev/alt/one/kkey127"; cat /tmp/kkeyd2.log
+fi
 
 # --- SIGTERM: exit 0, nodes gone quickly.
 t0=$(vm_now_ms)
