@@ -24,7 +24,8 @@
  * chrdev region"); we report -EBUSY. Nodes already created are torn down.
  * Majors: asked for none, CUSE gives each device a dynamic major of its own,
  * and the kernel has 149 (254..234, 511..384). So for more than one node we
- * pick a major /proc/devices does not list, in the kernel's order, and
+ * pick a major not in use (/proc/devices, else /sys/dev/char), in the
+ * kernel's order, and
  * register every node as a minor of it (minors first_minor, +1, ...); if it
  * was taken under us (-EBUSY), the next; after CUSE_FREE_MAJORS_TRIED, or a
  * single node, the kernel's choice.
@@ -55,6 +56,7 @@
 #define FUSE_USE_VERSION 35
 
 #include <cuse_lowlevel.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -77,7 +79,7 @@
 #define CUSE_DYN_LAST 234
 #define CUSE_DYN_EXT_FIRST 511
 #define CUSE_DYN_EXT_LAST 384
-#define CUSE_FREE_MAJORS_TRIED 8
+#define CUSE_FREE_MAJORS_TRIED 16
 
 /* Linux dev_t: 12-bit major, 20-bit minor. */
 #define CUSE_MAJOR_MAX 4095u
@@ -425,24 +427,46 @@ static int cuse_start_all(struct cuse_front *front, const struct ukd_front_confi
 }
 
 /*
- * Up to @max character majors that /proc/devices does not list, in the
- * order the kernel hands out dynamic ones (254..234, then 511..384). Returns
- * how many, 0 when /proc/devices cannot be read.
+ * Mark the character majors in use: /proc/devices lists every registered
+ * region. Where /proc shows only processes (systemd's ProcSubset=pid),
+ * /sys/dev/char lists the majors that have devices; a region without one
+ * is then found taken when we try it (-EBUSY), and the next is tried.
+ */
+static void cuse_used_majors(bool *used, unsigned int max)
+{
+	FILE *f = fopen("/proc/devices", "re");
+	char line[128];
+	unsigned int m;
+	DIR *d;
+
+	if (f) {
+		/* "Character devices:", " 1 mem", ..., "", "Block devices:" */
+		while (fgets(line, sizeof(line), f) && strcmp(line, "\n") != 0)
+			if (sscanf(line, " %u", &m) == 1 && m <= max)
+				used[m] = true;
+		fclose(f);
+		return;
+	}
+	d = opendir("/sys/dev/char");
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));)
+		if (sscanf(e->d_name, "%u:", &m) == 1 && m <= max)
+			used[m] = true;
+	closedir(d);
+}
+
+/*
+ * Up to @max character majors not in use, in the order the kernel hands
+ * out dynamic ones (254..234, then 511..384). Returns how many.
  */
 static int cuse_free_majors(unsigned int *out, int max)
 {
 	bool used[CUSE_DYN_EXT_FIRST + 1] = { false };
-	FILE *f = fopen("/proc/devices", "re");
-	char line[128];
 	unsigned int m;
 	int n = 0;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f) && strcmp(line, "\n") != 0)   /* ends at "Block devices:" */
-		if (sscanf(line, " %u", &m) == 1 && m <= CUSE_DYN_EXT_FIRST)
-			used[m] = true;
-	fclose(f);
+	cuse_used_majors(used, CUSE_DYN_EXT_FIRST);
 	for (m = CUSE_DYN_FIRST; m >= CUSE_DYN_LAST && n < max; m--)
 		if (!used[m])
 			out[n++] = m;

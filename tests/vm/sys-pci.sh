@@ -56,6 +56,11 @@ vm_expect_eq "the card's /dev/uioN: group kkeyd 0660 (udev/70-ukd-pci.rules)" "k
 	"$(stat -c '%G %a' /dev/$(ls /sys/bus/pci/devices/$A/uio))"
 vm_expect_eq "kkeyd runs as user kkeyd" kkeyd "$(stat -c %U /proc/"$(systemctl show -P MainPID "$U")")"
 
+# The main kkeyd beside it: CUSE names and majors do not collide.
+vm_check "systemctl start kkeyd (the main /dev/kkeyNNN beside the card's)" timeout 60 systemctl start kkeyd
+vm_check "... /dev/kkey127 and $M/kkey127 both there" sh -c "[ -c /dev/kkey127 ] && [ -c $M/kkey127 ]"
+vm_expect_eq "... on two majors" 2 "$(stat -c %t /dev/kkey060 $M/kkey060 | sort -u | wc -l)"
+
 # --- Play the card; the recording holds it in order.
 pid=$(systemctl show -P MainPID "$U")
 vm_check "kkey-pciplay: 64 events" timeout 60 kkey-pciplay -q $A $(seq 40 71)
@@ -99,6 +104,10 @@ if [ -n "$x" ] && awk -v x="$x" 'BEGIN { exit !(x <= 1.0) }'; then
 else
 	vm_fail "systemd-analyze security $U: exposure '${x:-?}' above 1.0"
 fi
+
+timeout 10 cat /dev/kkey000 >/tmp/main.mid
+vm_expect_eq "the main kkeyd recorded none of the card's notes" "" "$(kkeycheck events /tmp/main.mid | xargs)"
+vm_check "systemctl stop kkeyd" timeout 30 systemctl stop kkeyd
 
 # --- Stop: clean exit, nodes gone, the card's counts in the journal.
 vm_check "systemctl stop $U" timeout 30 systemctl stop "$U"
