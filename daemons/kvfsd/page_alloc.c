@@ -1,11 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Page frames for file data (the role of mm/page_alloc.c): 4 KiB pages
- * carved from 2 MiB chunks that are 2 MiB aligned and madvise()d for
- * transparent huge pages, so a gigabyte of new data costs 512 faults of
- * pre-zeroed huge pages instead of 262,144 small faults and the heap
- * growth of malloc's per-thread arenas (measured: the largest costs of a
- * sequential write before this allocator).
+ * carved from 2 MiB chunks that are 2 MiB aligned, so a page's chunk is
+ * found by masking its address, and a gigabyte of new data costs 512
+ * chunks instead of 262,144 mallocs and the heap growth of malloc's
+ * per-thread arenas (measured: the largest costs of a sequential write
+ * before this allocator).
+ *
+ * The chunks are windows of one memfd (a shmem file), mapped shared, so
+ * that new data can go in with pwrite(2) (page_fill()) rather than a
+ * store through the mapping. A store into a page never touched makes the
+ * kernel allocate it and clear it first (clear_page: ~80% of a 512 MiB
+ * write on a fresh mount, perf); a whole-page pwrite into a shmem hole
+ * allocates the page and copies into it, with no clearing, as a write to
+ * tmpfs does. Reads and the image code go through the mapping, which
+ * sees the same pages. Where memfd_create() fails, the chunks are
+ * anonymous memory madvise()d for transparent huge pages, as before, and
+ * page_fill() stores through them.
  *
  * Each chunk keeps its own free list in its first page (the chunk header);
  * chunks with free pages are on the allocator's partial list. A chunk whose
@@ -15,9 +26,11 @@
  * Locking: the caller's (the file system lock).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #include "fs.h"
@@ -33,6 +46,7 @@ struct page_chunk {
 	unsigned fresh;                 /* next never-used page index (1..CHUNK_PAGES) */
 	bool on_partial;
 	uint64_t *priv;                 /* page_private(), per page index */
+	uint64_t fd_off;                /* where the chunk lies in the memfd */
 };
 
 static struct page_chunk *chunk_of(const void *page)
@@ -62,13 +76,64 @@ static void partial_del(struct page_allocator *pa, struct page_chunk *c)
 	c->on_partial = false;
 }
 
+/**
+ * page_allocator_init() - an empty allocator whose chunks live in a new
+ * memfd, or in anonymous memory when there is none (see above).
+ */
+void page_allocator_init(struct page_allocator *pa)
+{
+	memset(pa, 0, sizeof(*pa));
+	pa->memfd = memfd_create("kvfsd-pages", MFD_CLOEXEC);
+}
+
+/* A chunk's window of the memfd: a freed one if any, else a new one at
+ * the end (the file grows; unwritten parts take no memory). */
+static int chunk_fd_off(struct page_allocator *pa, uint64_t *off)
+{
+	if (pa->nholes) {
+		*off = pa->holes[--pa->nholes];
+		return 0;
+	}
+	if (ftruncate(pa->memfd, (off_t)(pa->fd_size + CHUNK_SIZE)) < 0)
+		return -errno;
+	*off = pa->fd_size;
+	pa->fd_size += CHUNK_SIZE;
+	return 0;
+}
+
+/* Give a chunk's memory back: its mapping, and with a memfd its pages and
+ * its window (reused by the next chunk). */
+static void chunk_unmap(struct page_allocator *pa, struct page_chunk *c)
+{
+	uint64_t off = c->fd_off;
+
+	free(c->priv);
+	munmap(c, CHUNK_SIZE);
+	pa->chunks--;
+	if (pa->memfd < 0)
+		return;
+	(void)fallocate(pa->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			(off_t)CHUNK_SIZE);
+	if (pa->nholes == pa->holes_max) {
+		size_t max = pa->holes_max ? 2 * pa->holes_max : 16;
+		uint64_t *h = realloc(pa->holes, max * sizeof(*h));
+
+		if (!h)
+			return; /* the window is lost, not the memory */
+		pa->holes = h;
+		pa->holes_max = max;
+	}
+	pa->holes[pa->nholes++] = off;
+}
+
 static struct page_chunk *chunk_new(struct page_allocator *pa)
 {
-	/* Over-allocate to find a 2 MiB boundary, then trim both ends. */
+	/* Over-map to find a 2 MiB boundary, then trim both ends. */
 	size_t len = 2 * CHUNK_SIZE;
 	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *start, *end;
 	struct page_chunk *c;
+	uint64_t off = 0;
 
 	if (p == MAP_FAILED)
 		return NULL;
@@ -78,13 +143,24 @@ static struct page_chunk *chunk_new(struct page_allocator *pa)
 		munmap(p, (size_t)(start - p));
 	if (p + len > end)
 		munmap(end, (size_t)(p + len - end));
-	/* Best effort: without THP the chunk is simply 512 small pages. */
-	(void)madvise(start, CHUNK_SIZE, MADV_HUGEPAGE);
+	if (pa->memfd >= 0) {
+		if (chunk_fd_off(pa, &off) < 0 ||
+		    mmap(start, CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 pa->memfd, (off_t)off) == MAP_FAILED) {
+			munmap(start, CHUNK_SIZE);
+			return NULL;
+		}
+	} else {
+		/* Best effort: without THP the chunk is simply 512 small pages. */
+		(void)madvise(start, CHUNK_SIZE, MADV_HUGEPAGE);
+	}
 	c = (struct page_chunk *)start;
 	memset(c, 0, sizeof(*c));
+	c->fd_off = off;
 	c->priv = calloc(CHUNK_PAGES, sizeof(*c->priv));
 	if (!c->priv) {
-		munmap(start, CHUNK_SIZE);
+		pa->chunks++;
+		chunk_unmap(pa, c);
 		return NULL;
 	}
 	c->nfree = CHUNK_USABLE;
@@ -146,9 +222,7 @@ void page_free(struct page_allocator *pa, void *page)
 		return;
 	}
 	partial_del(pa, c);
-	free(c->priv);
-	munmap(c, CHUNK_SIZE);
-	pa->chunks--;
+	chunk_unmap(pa, c);
 }
 
 uint64_t *page_private(void *page)
@@ -158,6 +232,47 @@ uint64_t *page_private(void *page)
 	return &c->priv[((uintptr_t)page - (uintptr_t)c) / KVFS_PAGE_SIZE];
 }
 
+/**
+ * page_fill() - copy @len bytes of @buf into the page ranges @to describes
+ * (from mapping_write_begin()): with a memfd, one pwrite(2) per run of
+ * ranges that lie back to back in it, so fresh pages are not cleared
+ * first (see above). Cannot fail: where a pwrite does (the system is out
+ * of memory), the rest is stored through the mapping.
+ */
+void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const void *buf,
+	       size_t len)
+{
+	const unsigned char *src = buf;
+	unsigned i = 0;
+
+	if (pa->memfd < 0) {
+		iov_fill(to, buf, len);
+		return;
+	}
+	while (i < to->nr && len) {
+		const struct page_chunk *c = chunk_of(to->iov[i].iov_base);
+		uintptr_t start = (uintptr_t)to->iov[i].iov_base;
+		size_t n = 0;
+		ssize_t w;
+
+		/* A run: ranges of one chunk, each starting where the last ended. */
+		while (i < to->nr && n < len && chunk_of(to->iov[i].iov_base) == c &&
+		       (uintptr_t)to->iov[i].iov_base == start + n) {
+			n += to->iov[i].iov_len;
+			i++;
+		}
+		if (n > len)
+			n = len;
+		w = pwrite(pa->memfd, src, n, (off_t)(c->fd_off + (start - (uintptr_t)c)));
+		if (w < 0)
+			w = 0;
+		if ((size_t)w < n)
+			memcpy((unsigned char *)start + w, src + w, n - (size_t)w);
+		src += n;
+		len -= n;
+	}
+}
+
 /** page_allocator_destroy() - unmap every chunk (all pages must be free). */
 void page_allocator_destroy(struct page_allocator *pa)
 {
@@ -165,9 +280,13 @@ void page_allocator_destroy(struct page_allocator *pa)
 		struct page_chunk *c = pa->partial;
 
 		partial_del(pa, c);
-		free(c->priv);
-		munmap(c, CHUNK_SIZE);
-		pa->chunks--;
+		chunk_unmap(pa, c);
 	}
 	pa->spare = NULL;
+	free(pa->holes);
+	pa->holes = NULL;
+	pa->nholes = pa->holes_max = 0;
+	if (pa->memfd >= 0)
+		close(pa->memfd);
+	pa->memfd = -1;
 }
