@@ -14,7 +14,9 @@
  * write on a fresh mount, perf); a whole-page pwrite into a shmem hole
  * allocates the page and copies into it, with no clearing, as a write to
  * tmpfs does. Reads and the image code go through the mapping, which
- * sees the same pages. Where memfd_create() fails, the chunks are
+ * sees the same pages; page_fill() maps what it wrote right away, so a
+ * read does not take a page fault per 64 KiB (fault-around) in the
+ * middle of its reply. Where memfd_create() fails, the chunks are
  * anonymous memory madvise()d for transparent huge pages, as before, and
  * page_fill() stores through them.
  *
@@ -32,6 +34,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
 
 #include "fs.h"
 
@@ -236,8 +242,17 @@ uint64_t *page_private(void *page)
  * page_fill() - copy @len bytes of @buf into the page ranges @to describes
  * (from mapping_write_begin()): with a memfd, one pwrite(2) per run of
  * ranges that lie back to back in it, so fresh pages are not cleared
- * first (see above). Cannot fail: where a pwrite does (the system is out
- * of memory), the rest is stored through the mapping.
+ * first (see above), then the run's pages are mapped for later reads
+ * (runs shorter than a page are stored through the mapping)
+ * (MADV_POPULATE_READ: best effort, older kernels fault them in at the
+ * first read). Cannot fail: where a pwrite does (the system is out of
+ * memory), the rest is stored through the mapping.
+ *
+ * Mapping at write time rather than at read time, 512 MiB written on a
+ * fresh mount then read after drop_caches, daemon CPU (perf stat, two
+ * rounds): write 351-367 ms against 350-391 without it, read 82-86 ms
+ * against 148-163 for pread(2) into a buffer (one more copy), and
+ * 64-69 ms for the anonymous chunks before the memfd.
  */
 void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const void *buf,
 	       size_t len)
@@ -251,7 +266,7 @@ void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const
 	}
 	while (i < to->nr && len) {
 		const struct page_chunk *c = chunk_of(to->iov[i].iov_base);
-		uintptr_t start = (uintptr_t)to->iov[i].iov_base;
+		uintptr_t start = (uintptr_t)to->iov[i].iov_base, page_start, page_end;
 		size_t n = 0;
 		ssize_t w;
 
@@ -263,11 +278,22 @@ void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const
 		}
 		if (n > len)
 			n = len;
+		if (n < KVFS_PAGE_SIZE) {
+			/* Less than a page: at most one page to clear, and two
+			 * system calls would cost more than a store. */
+			memcpy((void *)start, src, n);
+			src += n;
+			len -= n;
+			continue;
+		}
 		w = pwrite(pa->memfd, src, n, (off_t)(c->fd_off + (start - (uintptr_t)c)));
 		if (w < 0)
 			w = 0;
 		if ((size_t)w < n)
 			memcpy((unsigned char *)start + w, src + w, n - (size_t)w);
+		page_start = start & ~(uintptr_t)(KVFS_PAGE_SIZE - 1);
+		page_end = (start + n + KVFS_PAGE_SIZE - 1) & ~(uintptr_t)(KVFS_PAGE_SIZE - 1);
+		(void)madvise((void *)page_start, page_end - page_start, MADV_POPULATE_READ);
 		src += n;
 		len -= n;
 	}
