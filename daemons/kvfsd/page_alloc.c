@@ -14,9 +14,8 @@
  * write on a fresh mount, perf); a whole-page pwrite into a shmem hole
  * allocates the page and copies into it, with no clearing, as a write to
  * tmpfs does. Reads and the image code go through the mapping, which
- * sees the same pages; page_fill() maps what it wrote right away, so a
- * read does not take a page fault per 64 KiB (fault-around) in the
- * middle of its reply. Where memfd_create() fails, the chunks are
+ * sees the same pages; page_fill() maps what it wrote right away (see
+ * there). Where memfd_create() fails, the chunks are
  * anonymous memory madvise()d for transparent huge pages, as before, and
  * page_fill() stores through them.
  *
@@ -35,9 +34,9 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
+/* The kernel maps this much of a shared file mapping around a read
+ * fault (fault_around_bytes, 64 KiB by default). */
+#define FAULT_AROUND_BYTES (UINT64_C(64) << 10)
 
 #include "fs.h"
 
@@ -242,17 +241,21 @@ uint64_t *page_private(void *page)
  * page_fill() - copy @len bytes of @buf into the page ranges @to describes
  * (from mapping_write_begin()): with a memfd, one pwrite(2) per run of
  * ranges that lie back to back in it, so fresh pages are not cleared
- * first (see above), then the run's pages are mapped for later reads
- * (runs shorter than a page are stored through the mapping)
- * (MADV_POPULATE_READ: best effort, older kernels fault them in at the
- * first read). Cannot fail: where a pwrite does (the system is out of
+ * first (see above). Runs shorter than a page are stored through the
+ * mapping: at most one page to clear, and a store is cheaper than the
+ * system call. Cannot fail: where a pwrite does (the system is out of
  * memory), the rest is stored through the mapping.
  *
- * Mapping at write time rather than at read time, 512 MiB written on a
- * fresh mount then read after drop_caches, daemon CPU (perf stat, two
- * rounds): write 351-367 ms against 350-391 without it, read 82-86 ms
- * against 148-163 for pread(2) into a buffer (one more copy), and
- * 64-69 ms for the anonymous chunks before the memfd.
+ * Then the run's pages are mapped for the reads to come, by reading one
+ * byte per FAULT_AROUND_BYTES: each such fault maps the pages around it.
+ * A read's reply otherwise faults them in one by one from inside the
+ * kernel's copy. 512 MiB written on a fresh mount, then read after
+ * drop_caches, daemon CPU with poll=0 (perf stat, 3 rounds each,
+ * interleaved): write 317-381 ms and read 75-94 ms with the touch;
+ * 262-276 and 296-385 without it; 351-428 and 68-112 with
+ * MADV_POPULATE_READ (a walk of every page); 257-737 and 109-151 with
+ * reads pread(2) from the memfd into a buffer (one more copy). The
+ * anonymous chunks before the memfd: 576-2114 and 55-100.
  */
 void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const void *buf,
 	       size_t len)
@@ -279,8 +282,6 @@ void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const
 		if (n > len)
 			n = len;
 		if (n < KVFS_PAGE_SIZE) {
-			/* Less than a page: at most one page to clear, and two
-			 * system calls would cost more than a store. */
 			memcpy((void *)start, src, n);
 			src += n;
 			len -= n;
@@ -293,7 +294,8 @@ void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const
 			memcpy((unsigned char *)start + w, src + w, n - (size_t)w);
 		page_start = start & ~(uintptr_t)(KVFS_PAGE_SIZE - 1);
 		page_end = (start + n + KVFS_PAGE_SIZE - 1) & ~(uintptr_t)(KVFS_PAGE_SIZE - 1);
-		(void)madvise((void *)page_start, page_end - page_start, MADV_POPULATE_READ);
+		for (uintptr_t a = page_start; a < page_end; a = (a | (FAULT_AROUND_BYTES - 1)) + 1)
+			(void)*(volatile const unsigned char *)a;
 		src += n;
 		len -= n;
 	}
