@@ -52,11 +52,33 @@ struct page_chunk {
 	bool on_partial;
 	uint64_t *priv;                 /* page_private(), per page index */
 	uint64_t fd_off;                /* where the chunk lies in the memfd */
+	/* Pages known to be in the memfd and mapped: page_fill() stores into
+	 * these rather than pwrite()s. A hint only: a wrong bit costs time. */
+	uint64_t backed[CHUNK_PAGES / 64];
 };
 
 static struct page_chunk *chunk_of(const void *page)
 {
 	return (struct page_chunk *)((uintptr_t)page & ~(uintptr_t)(CHUNK_SIZE - 1));
+}
+
+static unsigned page_index(const struct page_chunk *c, uintptr_t addr)
+{
+	return (unsigned)((addr - (uintptr_t)c) / KVFS_PAGE_SIZE);
+}
+
+static bool page_backed(const struct page_chunk *c, uintptr_t addr)
+{
+	unsigned i = page_index(c, addr);
+
+	return c->backed[i / 64] & (UINT64_C(1) << (i % 64));
+}
+
+/* Bytes [@addr, @addr + @len) of chunk @c were stored: their pages are in. */
+static void mark_backed(struct page_chunk *c, uintptr_t addr, size_t len)
+{
+	for (unsigned i = page_index(c, addr); i <= page_index(c, addr + len - 1); i++)
+		c->backed[i / 64] |= UINT64_C(1) << (i % 64);
 }
 
 static void partial_add(struct page_allocator *pa, struct page_chunk *c)
@@ -214,6 +236,7 @@ void page_free(struct page_allocator *pa, void *page)
 
 	c->priv[((uintptr_t)page - (uintptr_t)c) / KVFS_PAGE_SIZE] = 0;
 	*(void **)page = c->free;
+	mark_backed(c, (uintptr_t)page, sizeof(void *));
 	c->free = page;
 	c->nfree++;
 	pa->pages--;
@@ -241,9 +264,11 @@ uint64_t *page_private(void *page)
  * page_fill() - copy @len bytes of @buf into the page ranges @to describes
  * (from mapping_write_begin()): with a memfd, one pwrite(2) per run of
  * ranges that lie back to back in it, so fresh pages are not cleared
- * first (see above). Runs shorter than a page are stored through the
- * mapping: at most one page to clear, and a store is cheaper than the
- * system call. Cannot fail: where a pwrite does (the system is out of
+ * first (see above). Pages already in (written before, or recycled) and
+ * runs shorter than a page are stored through the mapping: nothing or
+ * at most one page to clear, and a store is cheaper than the system call
+ * (1 GiB overwritten in warm memory: 2.3-2.8 GB/s with pwrite, against
+ * 2.8-3.7 for the anonymous chunks before the memfd). Cannot fail: where a pwrite does (the system is out of
  * memory), the rest is stored through the mapping.
  *
  * Then the run's pages are mapped for the reads to come, by reading one
@@ -268,34 +293,37 @@ void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const
 		return;
 	}
 	while (i < to->nr && len) {
-		const struct page_chunk *c = chunk_of(to->iov[i].iov_base);
+		struct page_chunk *c = chunk_of(to->iov[i].iov_base);
 		uintptr_t start = (uintptr_t)to->iov[i].iov_base, page_start, page_end;
+		bool backed = page_backed(c, start);
 		size_t n = 0;
 		ssize_t w;
 
-		/* A run: ranges of one chunk, each starting where the last ended. */
+		/* A run: ranges of one chunk, each starting where the last
+		 * ended, all in pages that are backed, or all not. */
 		while (i < to->nr && n < len && chunk_of(to->iov[i].iov_base) == c &&
-		       (uintptr_t)to->iov[i].iov_base == start + n) {
+		       (uintptr_t)to->iov[i].iov_base == start + n &&
+		       page_backed(c, start + n) == backed) {
 			n += to->iov[i].iov_len;
 			i++;
 		}
 		if (n > len)
 			n = len;
-		if (n < KVFS_PAGE_SIZE) {
+		if (backed || n < KVFS_PAGE_SIZE) {
 			memcpy((void *)start, src, n);
-			src += n;
-			len -= n;
-			continue;
+		} else {
+			w = pwrite(pa->memfd, src, n, (off_t)(c->fd_off + (start - (uintptr_t)c)));
+			if (w < 0)
+				w = 0;
+			if ((size_t)w < n)
+				memcpy((unsigned char *)start + w, src + w, n - (size_t)w);
+			page_start = start & ~(uintptr_t)(KVFS_PAGE_SIZE - 1);
+			page_end = (start + n + KVFS_PAGE_SIZE - 1) & ~(uintptr_t)(KVFS_PAGE_SIZE - 1);
+			for (uintptr_t a = page_start; a < page_end;
+			     a = (a | (FAULT_AROUND_BYTES - 1)) + 1)
+				(void)*(volatile const unsigned char *)a;
 		}
-		w = pwrite(pa->memfd, src, n, (off_t)(c->fd_off + (start - (uintptr_t)c)));
-		if (w < 0)
-			w = 0;
-		if ((size_t)w < n)
-			memcpy((unsigned char *)start + w, src + w, n - (size_t)w);
-		page_start = start & ~(uintptr_t)(KVFS_PAGE_SIZE - 1);
-		page_end = (start + n + KVFS_PAGE_SIZE - 1) & ~(uintptr_t)(KVFS_PAGE_SIZE - 1);
-		for (uintptr_t a = page_start; a < page_end; a = (a | (FAULT_AROUND_BYTES - 1)) + 1)
-			(void)*(volatile const unsigned char *)a;
+		mark_backed(c, start, n);
 		src += n;
 		len -= n;
 	}
