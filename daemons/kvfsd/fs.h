@@ -291,6 +291,7 @@ extern const struct file_operations kvfs_dir_operations;
 /* ---- page frames (page_alloc.c) ----------------------------------------- */
 
 struct page_chunk;
+struct page_prefill;
 
 struct page_allocator {
 	struct page_chunk *partial;  /* chunks with free pages */
@@ -301,9 +302,11 @@ struct page_allocator {
 	uint64_t fd_size;            /* bytes of windows the memfd has */
 	uint64_t *holes;             /* offsets of windows free for reuse */
 	size_t nholes, holes_max;
+	struct page_prefill *prefill; /* NULL: none (no memfd, or no thread) */
 };
 
 void page_allocator_init(struct page_allocator *pa);
+int page_allocator_prefill(struct page_allocator *pa);
 void *page_alloc(struct page_allocator *pa, bool zero);
 void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const void *buf,
 	       size_t len);
