@@ -15,10 +15,10 @@
  * allocates the page and copies into it, with no clearing, as a write to
  * tmpfs does. Reads and the image code go through the mapping, which
  * sees the same pages; page_fill() maps what it wrote right away (see
- * there). Where memfd_create() fails, the chunks are
+ * there). A thread allocates the memfd's pages ahead of need
+ * (page_allocator_prefill()). Where memfd_create() fails, the chunks are
  * anonymous memory madvise()d for transparent huge pages, as before, and
- * page_fill() stores through them. A thread allocates the memfd's pages
- * ahead of need (page_allocator_prefill()).
+ * page_fill() stores through them.
  *
  * Each chunk keeps its own free list in its first page (the chunk header);
  * chunks with free pages are on the allocator's partial list. A chunk whose
@@ -36,11 +36,11 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "fs.h"
+
 /* The kernel maps this much of a shared file mapping around a read
  * fault (fault_around_bytes, 64 KiB by default). */
 #define FAULT_AROUND_BYTES (UINT64_C(64) << 10)
-
-#include "fs.h"
 
 #define CHUNK_SIZE (UINT64_C(2) << 20)
 #define CHUNK_PAGES ((unsigned)(CHUNK_SIZE / KVFS_PAGE_SIZE))
@@ -98,7 +98,8 @@ static void *prefill_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		(void)fallocate(p->memfd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)PREFILL_STEP);
 		pthread_mutex_lock(&p->lock);
-		p->done = off + PREFILL_STEP;
+		if (p->done < off + PREFILL_STEP)
+			p->done = off + PREFILL_STEP; /* prefill_ask() may have moved it on */
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -235,6 +236,21 @@ static int chunk_fd_off(struct page_allocator *pa, uint64_t *off)
 	return 0;
 }
 
+/* Window @off of the memfd is free (and empty) for the next chunk. */
+static void hole_push(struct page_allocator *pa, uint64_t off)
+{
+	if (pa->nholes == pa->holes_max) {
+		size_t max = pa->holes_max ? 2 * pa->holes_max : 16;
+		uint64_t *h = realloc(pa->holes, max * sizeof(*h));
+
+		if (!h)
+			return; /* the window is lost, not the memory */
+		pa->holes = h;
+		pa->holes_max = max;
+	}
+	pa->holes[pa->nholes++] = off;
+}
+
 /* Give a chunk's memory back: its mapping, and with a memfd its pages and
  * its window (reused by the next chunk). */
 static void chunk_unmap(struct page_allocator *pa, struct page_chunk *c)
@@ -248,16 +264,7 @@ static void chunk_unmap(struct page_allocator *pa, struct page_chunk *c)
 		return;
 	(void)fallocate(pa->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 			(off_t)CHUNK_SIZE);
-	if (pa->nholes == pa->holes_max) {
-		size_t max = pa->holes_max ? 2 * pa->holes_max : 16;
-		uint64_t *h = realloc(pa->holes, max * sizeof(*h));
-
-		if (!h)
-			return; /* the window is lost, not the memory */
-		pa->holes = h;
-		pa->holes_max = max;
-	}
-	pa->holes[pa->nholes++] = off;
+	hole_push(pa, off);
 }
 
 static struct page_chunk *chunk_new(struct page_allocator *pa)
@@ -278,10 +285,14 @@ static struct page_chunk *chunk_new(struct page_allocator *pa)
 	if (p + len > end)
 		munmap(end, (size_t)(p + len - end));
 	if (pa->memfd >= 0) {
-		if (chunk_fd_off(pa, &off) < 0 ||
-		    mmap(start, CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		if (chunk_fd_off(pa, &off) < 0) {
+			munmap(start, CHUNK_SIZE);
+			return NULL;
+		}
+		if (mmap(start, CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 			 pa->memfd, (off_t)off) == MAP_FAILED) {
 			munmap(start, CHUNK_SIZE);
+			hole_push(pa, off);
 			return NULL;
 		}
 	} else {
