@@ -236,7 +236,7 @@ int mapping_write(struct address_space *m, uint64_t pos, const void *buf, size_t
 		size_t n;
 
 		r = mapping_write_begin(m, pos + done, len - done, &to, &n);
-		iov_fill(&to, (const unsigned char *)buf + done, n);
+		page_fill(&m->host->i_sb->s_page_alloc, &to, (const unsigned char *)buf + done, n);
 		done += n;
 	}
 	*written = done;

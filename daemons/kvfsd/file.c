@@ -157,7 +157,8 @@ static ssize_t kvfs_file_write(struct file *f, uint64_t pos, const void *buf, si
 
 		if (n <= 0)
 			return done ? (ssize_t)done : n;
-		iov_fill(&to, (const unsigned char *)buf + done, (size_t)n);
+		page_fill(&f->f_inode->i_sb->s_page_alloc, &to, (const unsigned char *)buf + done,
+			  (size_t)n);
 		done += (size_t)n;
 	}
 	return (ssize_t)done;

@@ -291,15 +291,25 @@ extern const struct file_operations kvfs_dir_operations;
 /* ---- page frames (page_alloc.c) ----------------------------------------- */
 
 struct page_chunk;
+struct page_prefill;
 
 struct page_allocator {
 	struct page_chunk *partial;  /* chunks with free pages */
 	struct page_chunk *spare;    /* one wholly free chunk kept back */
 	uint64_t chunks;             /* 2 MiB chunks mapped */
 	uint64_t pages;              /* pages handed out */
+	int memfd;                   /* where chunks live; -1: anonymous memory */
+	uint64_t fd_size;            /* bytes of windows the memfd has */
+	uint64_t *holes;             /* offsets of windows free for reuse */
+	size_t nholes, holes_max;
+	struct page_prefill *prefill; /* NULL: none (no memfd, or no thread) */
 };
 
+void page_allocator_init(struct page_allocator *pa);
+int page_allocator_prefill(struct page_allocator *pa);
 void *page_alloc(struct page_allocator *pa, bool zero);
+void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const void *buf,
+	       size_t len);
 void page_free(struct page_allocator *pa, void *page);
 void page_allocator_destroy(struct page_allocator *pa);
 /* A word of private data per page (the image's block and CRC), zero for

@@ -401,7 +401,7 @@ static void kvfs_write_op(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 		return;
 	}
 	fuse_reply_write(req, (size_t)n);
-	iov_fill(&to, buf, (size_t)n);
+	page_fill(&fs->sb->s_page_alloc, &to, buf, (size_t)n);
 }
 
 static void kvfs_release_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

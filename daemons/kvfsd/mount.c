@@ -333,6 +333,10 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 	if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
 		return ukd_negerrno();
 	signal(SIGPIPE, SIG_IGN);
+	/* After the fork and with the signals blocked, as the workers. */
+	r = page_allocator_prefill(&fs->sb->s_page_alloc);
+	if (r < 0)
+		ukd_log(LOG_WARNING, "no allocation ahead: %s", strerror(-r));
 	r = sd_event_add_signal(fs->event, &fs->sig_hup, SIGHUP, kvfs_sighup, fs);
 	if (r < 0)
 		return r;

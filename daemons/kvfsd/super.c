@@ -124,6 +124,7 @@ int super_new(const struct kvfs_mount_opts *opts, struct super_block **ret)
 
 	if (!sb)
 		return -ENOMEM;
+	page_allocator_init(&sb->s_page_alloc);
 	if (!size) {
 		long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 

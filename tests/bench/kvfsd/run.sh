@@ -11,12 +11,15 @@
 #   COLD_MB  (environment) size of the fresh-mount write (default 512)
 #   COLD_ROUNDS (environment) its rounds, all file systems in turn in
 #            each round; the best round counts (default 2)
+#   COLD_ONLY (environment) 1: only the fresh-mount rows
+#   KVFSD_OLD (environment) another kvfsd binary (an older build) to run
+#            in the fresh-mount rounds too, for a before/after in one run
 #
 # Rows: create/stat/unlink of NFILES empty files (ops/s); sequential write
 # of SIZE_MB with 1 MiB blocks + fdatasync, after warming memory (below);
 # the same write of COLD_MB on a fresh mount with no warm-up (what a user
-# meets first: see cold-write.md); cold sequential read (after
-# drop_caches); 4 KiB random reads for 3 s, buffered (the file is in the
+# meets first: see RESULTS.md, "Fresh-mount writes"), and reading that
+# file back after drop_caches; cold sequential read (after drop_caches); 4 KiB random reads for 3 s, buffered (the file is in the
 # page cache where the fs allows it) and O_DIRECT (every read is a request);
 # memory per 10,000 empty files (the daemon's RSS; RSS plus kernel slab).
 # Then the FUSE requests kvfsd receives per create, stat and unlink
@@ -182,6 +185,8 @@ start_fs() {
 	kvfsd|kvfsd-dio)
 		[ "$1" = kvfsd-dio ] && opts=$opts,direct_io
 		"$KVFSD" -f -o "$opts" "$M" 2>>"$T/$1.log" & ;;
+	old)
+		"$KVFSD_OLD" -f -o "$opts" "$M" 2>>"$T/old.log" & ;;
 	null)
 		"$NULLFS" "$M" 2>>"$T/null.log" & ;;
 	ptll)
@@ -213,6 +218,8 @@ stop_fs() {
 }
 
 CONFIGS="tmpfs kvfsd kvfsd-dio null ptll"
+COLD_CONFIGS=$CONFIGS
+[ -n "${KVFSD_OLD:-}" ] && COLD_CONFIGS="old $CONFIGS"
 
 # The write a user meets first: a fresh mount (a new daemon, new memory),
 # no warm-up, COLD_MB in 1 MiB blocks + fdatasync. All configurations in
@@ -220,19 +227,29 @@ CONFIGS="tmpfs kvfsd kvfsd-dio null ptll"
 # round of all of them rather than all rounds of one. The pause lets the
 # previous configuration's freed memory go back to the host (free page
 # reporting waits 2 s), so each one meets memory as a first writer does.
+# Then the file is read back after drop_caches: the read that follows
+# such a write (a daemon that keeps its data differently may serve it
+# differently from the warm write's).
 for round in $(seq "$COLD_ROUNDS"); do
-	for cfg in $CONFIGS; do
+	for cfg in $COLD_CONFIGS; do
 		sleep 3
 		start_fs "$cfg"
 		case $? in
 		0) R[$cfg,cold]=$(best "${R[$cfg,cold]:-}" \
-			"$(timeout 600 dd if=/dev/zero of="$DIR/cold" bs=1M count="$COLD_MB" conv=fdatasync 2>&1 | rate)") ;;
+			"$(timeout 600 dd if=/dev/zero of="$DIR/cold" bs=1M count="$COLD_MB" conv=fdatasync 2>&1 | rate)")
+		   sync
+		   echo 3 > /proc/sys/vm/drop_caches
+		   R[$cfg,coldr]=$(best "${R[$cfg,coldr]:-}" \
+			"$(timeout 600 dd if="$DIR/cold" of=/dev/null bs=1M 2>&1 | rate)") ;;
 		2) ;;
 		*) echo "$cfg: no fresh mount for the cold write" ;;
 		esac
 		stop_fs
 	done
+	echo "fresh-mount round $round done, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
+
+[ "${COLD_ONLY:-0}" = 1 ] && CONFIGS=
 
 for cfg in $CONFIGS; do
 	case $cfg in
@@ -267,23 +284,25 @@ requests() {
 		awk '{ n[$2]++ } END { for (k in n) printf " %s %d", k, n[k] }'
 }
 
-echo "-- kvfsd -d: requests for 100 files"
-"$KVFSD" -d "$M" 2>"$T/debug.log" &
-PID=$!
-if wait_mount "kvfsd -d"; then
-	mkdir "$M/d"
-	sleep 0.2
-	for phase in mkfiles:create statfiles:stat rmfiles:unlink; do
-		from=$(($(wc -l < "$T/debug.log") + 1))
-		"$BENCH" "${phase%%:*}" "$M/d" 100 || echo "${phase#*:} failed"
-		sleep 0.2 # asynchronous requests (RELEASE, FORGET) arrive late
-		R[req,${phase#*:}]=$(requests "$T/debug.log" "$from" "$(wc -l < "$T/debug.log")")
-	done
-	fusermount3 -u "$M"
+if [ "${COLD_ONLY:-0}" != 1 ]; then
+	echo "-- kvfsd -d: requests for 100 files"
+	"$KVFSD" -d "$M" 2>"$T/debug.log" &
+	PID=$!
+	if wait_mount "kvfsd -d"; then
+		mkdir "$M/d"
+		sleep 0.2
+		for phase in mkfiles:create statfiles:stat rmfiles:unlink; do
+			from=$(($(wc -l < "$T/debug.log") + 1))
+			"$BENCH" "${phase%%:*}" "$M/d" 100 || echo "${phase#*:} failed"
+			sleep 0.2 # asynchronous requests (RELEASE, FORGET) arrive late
+			R[req,${phase#*:}]=$(requests "$T/debug.log" "$from" "$(wc -l < "$T/debug.log")")
+		done
+		fusermount3 -u "$M"
+	fi
+	kill "$PID" 2>/dev/null
+	timeout 20 tail --pid="$PID" -f /dev/null
+	PID=
 fi
-kill "$PID" 2>/dev/null
-timeout 20 tail --pid="$PID" -f /dev/null
-PID=
 
 ratio() { # a b -> a/b
 	if [ -z "${1:-}" ] || [ -z "${2:-}" ] || [ "$1" = - ] || [ "$2" = - ] || [ "$2" = 0 ]; then
@@ -296,6 +315,7 @@ printf "$F" metric tmpfs kvfsd kvfsd-dio null ptll \
 	kvfs/tmp dio/tmp null/tmp kvfs/null kvfs/ptll dio/ptll target
 for row in "create:create/s ($NFILES files):0.35" "stat:stat/s:0.8" "unlink:unlink/s:-" \
 	   "write:seq write MB/s:0.8" "cold:fresh-mount write MB/s:-" \
+	   "coldr:fresh-mount read MB/s:-" \
 	   "read:cold seq read MB/s:0.6" \
 	   "rr:4k randread IOPS:-" "rrd:4k randread O_DIRECT:-" "rss:RSS KiB/10k files:-" \
 	   "mem:RSS+slab KiB/10k files:-"; do
@@ -306,9 +326,15 @@ for row in "create:create/s ($NFILES files):0.35" "stat:stat/s:0.8" "unlink:unli
 		"$(ratio "$k" "$t")" "$(ratio "$d" "$t")" "$(ratio "$n" "$t")" "$(ratio "$k" "$n")" \
 		"$(ratio "$k" "$p")" "$(ratio "$d" "$p")" "${target/-/}"
 done
+if [ -n "${KVFSD_OLD:-}" ]; then
+	echo "KVFSD_OLD ($KVFSD_OLD): fresh-mount write ${R[old,cold]:--} MB/s" \
+		"(kvfsd/old $(ratio "${R[kvfsd,cold]:-}" "${R[old,cold]:-}")," \
+		"old/ptll $(ratio "${R[old,cold]:-}" "${R[ptll,cold]:-}")), read back ${R[old,coldr]:--} MB/s" \
+		"(kvfsd/old $(ratio "${R[kvfsd,coldr]:-}" "${R[old,coldr]:-}"))"
+fi
 echo "(target: the issue's goal for kvfsd/tmpfs; null/tmp is the most a FUSE file system reached"
 echo " here; for memory lower is better. Timing never fails this test.)"
-for op in create stat unlink; do
+[ "${COLD_ONLY:-0}" = 1 ] || for op in create stat unlink; do
 	echo "requests for 100 ${op}s:${R[req,$op]:- none}"
 done
 exit 0
