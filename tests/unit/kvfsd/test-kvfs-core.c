@@ -314,6 +314,64 @@ START_TEST(test_mapping_write_read_holes)
 }
 END_TEST
 
+/*
+ * File bytes across several 2 MiB chunks, stored both ways page_alloc.c
+ * has: _i 0 in its memfd (pwrite for new pages, stores for the rest), _i 1
+ * in anonymous memory, the fallback where memfd_create() fails (emulated
+ * here by closing the allocator's memfd before the first page).
+ */
+START_TEST(test_page_store_memfd_and_anonymous)
+{
+	struct super_block *sb = test_sb_new(16 << 20, 10);
+	struct inode *ino = mk_file(sb, "big");
+	struct address_space *m = &ino->i_data;
+	const size_t size = 5 << 20, piece = 256 << 10;
+	unsigned char *buf = malloc(size), *out = malloc(piece);
+	size_t w;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(out);
+	if (_i == 1) {
+		ck_assert_int_ge(sb->s_page_alloc.memfd, 0);
+		close(sb->s_page_alloc.memfd);
+		sb->s_page_alloc.memfd = -1;
+	}
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (unsigned char)(i * 31 + i / 4096 + 7);
+	/* Whole pages, then a run that starts and ends mid-page. */
+	for (size_t o = 0; o < size; o += piece) {
+		ck_assert_int_eq(mapping_write(m, o, buf + o, piece, &w), 0);
+		ck_assert_uint_eq(w, piece);
+	}
+	ck_assert_int_eq(mapping_write(m, 3 * 4096 + 100, buf + 3 * 4096 + 100, 10000, &w), 0);
+	ck_assert_uint_eq(sb->s_page_alloc.pages, size / 4096);
+	ck_assert_uint_ge(sb->s_page_alloc.chunks, 3);
+	for (size_t o = 0; o < size; o += piece) {
+		read_all(m, o, piece, out);
+		ck_assert_msg(!memcmp(out, buf + o, piece), "bytes at %zu differ (%s)", o,
+			      _i ? "anonymous" : "memfd");
+	}
+	/* Overwrite pages already there: the stored path. */
+	memset(buf + (2 << 20) + 5, 0xa5, 70000);
+	ck_assert_int_eq(mapping_write(m, (2 << 20) + 5, buf + (2 << 20) + 5, 70000, &w), 0);
+	read_all(m, 2 << 20, piece, out);
+	ck_assert(!memcmp(out, buf + (2 << 20), piece));
+	/* Truncated to nothing: every page back, at most the spare chunk kept. */
+	ck_assert_int_eq(mapping_truncate(m, 0, UINT64_MAX), 0);
+	ck_assert_uint_eq(sb->s_page_alloc.pages, 0);
+	ck_assert_uint_le(sb->s_page_alloc.chunks, 1);
+	/* New pages after that: zeros where nothing was written. */
+	ck_assert_int_eq(mapping_write(m, 4096 + 1, buf, 10, &w), 0);
+	read_all(m, 4096, 4096, out);
+	ck_assert_uint_eq(out[0], 0);
+	ck_assert(!memcmp(out + 1, buf, 10));
+	ck_assert_uint_eq(out[11], 0);
+	free(buf);
+	free(out);
+	test_sb_done(sb);
+}
+END_TEST
+
 /* The two halves of a write the FUSE layer replies between. */
 START_TEST(test_mapping_write_begin_fill)
 {
@@ -514,6 +572,7 @@ static Suite *kvfs_suite(void)
 	tcase_add_test(as, test_mapping_write_begin_fill);
 	tcase_add_test(as, test_mapping_truncate_punch);
 	tcase_add_test(as, test_mapping_dirty_writeback);
+	tcase_add_loop_test(as, test_page_store_memfd_and_anonymous, 0, 2);
 	tcase_add_test(as, test_mapping_enospc);
 	tcase_add_test(xa, test_xattr);
 	suite_add_tcase(s, dc);
