@@ -296,6 +296,8 @@ struct page_prefill;
 struct page_allocator {
 	struct page_chunk *partial;  /* chunks with free pages */
 	struct page_chunk *spare;    /* one wholly free chunk kept back */
+	struct page_chunk *pool, *pool_tail; /* wholly free chunks kept mapped: newest, oldest */
+	uint64_t pooled, pool_max;   /* chunks in the pool, its bound */
 	uint64_t chunks;             /* 2 MiB chunks mapped */
 	uint64_t pages;              /* pages handed out */
 	int memfd;                   /* where chunks live; -1: anonymous memory */
@@ -305,7 +307,12 @@ struct page_allocator {
 	struct page_prefill *prefill; /* NULL: none (no memfd, or no thread) */
 };
 
+/* A chunk freed stays in the reuse pool at most this long (page_alloc.c). */
+#define PAGE_POOL_KEEP_SECONDS 10
+
 void page_allocator_init(struct page_allocator *pa);
+void page_allocator_set_pool(struct page_allocator *pa, uint64_t bytes);
+uint64_t page_allocator_trim(struct page_allocator *pa, uint64_t age_usec);
 int page_allocator_prefill(struct page_allocator *pa);
 void *page_alloc(struct page_allocator *pa, bool zero);
 void page_fill(const struct page_allocator *pa, const struct iov_iter *to, const void *buf,

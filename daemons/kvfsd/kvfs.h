@@ -56,6 +56,7 @@ struct kvfs {
 	sd_event *event;
 	sd_event_source *sig_hup, *efd_src;  /* SIGTERM, SIGINT: lib's (daemon.h) */
 	sd_event_source *flusher; /* commits the image every cfg.commit_seconds */
+	sd_event_source *trimmer; /* hands the page allocator's pool back (page_alloc.c) */
 	int efd;                  /* eventfd: a worker saw the session end */
 	pthread_t workers[KVFS_THREADS_MAX];
 	unsigned n_workers;

@@ -274,6 +274,24 @@ static int kvfs_flush(sd_event_source *s, uint64_t usec, void *userdata)
 	return r;
 }
 
+#define TRIM_USEC ((uint64_t)PAGE_POOL_KEEP_SECONDS * 1000000 / 2)
+
+/* The trimmer: every PAGE_POOL_KEEP_SECONDS / 2, chunks that have sat in
+ * the page allocator's reuse pool PAGE_POOL_KEEP_SECONDS go back. */
+static int kvfs_trim(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct kvfs *fs = userdata;
+	int r;
+
+	pthread_mutex_lock(&fs->lock);
+	page_allocator_trim(&fs->sb->s_page_alloc, (uint64_t)PAGE_POOL_KEEP_SECONDS * 1000000);
+	pthread_mutex_unlock(&fs->lock);
+	r = sd_event_source_set_time_relative(s, TRIM_USEC);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return r;
+}
+
 /**
  * kvfs_mount() - create the FUSE session and mount it; daemonize unless
  * -f; set up the loop. @args: libfuse's options, left by kvfs_parse_args().
@@ -353,6 +371,10 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 		if (r < 0)
 			return r;
 	}
+	r = sd_event_add_time_relative(fs->event, &fs->trimmer, CLOCK_MONOTONIC, TRIM_USEC,
+				       TRIM_USEC / 10, kvfs_trim, fs);
+	if (r < 0)
+		return r;
 	ukd_log(LOG_INFO, "%s: mounted (%" PRIu64 " MiB, %" PRIu64 " inodes, %u threads%s)",
 		fs->canonical, (fs->sb->s_blocks_max << KVFS_PAGE_SHIFT) >> 20, fs->sb->s_inodes_max,
 		fs->cfg.threads, fs->cfg.direct_io ? ", direct_io" : "");
@@ -439,6 +461,7 @@ int kvfs_free(struct kvfs *fs)
 	sd_event_source_disable_unref(fs->efd_src);
 	sd_event_source_disable_unref(fs->sig_hup);
 	sd_event_source_disable_unref(fs->flusher);
+	sd_event_source_disable_unref(fs->trimmer);
 	if (fs->se) {
 		/* Also after an unmount from outside: libfuse then only frees
 		 * its copy of the mount point (it sees the dead fd first). */

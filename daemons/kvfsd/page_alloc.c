@@ -22,8 +22,22 @@
  *
  * Each chunk keeps its own free list in its first page (the chunk header);
  * chunks with free pages are on the allocator's partial list. A chunk whose
- * pages are all free again goes back to the system, except one spare, so
- * deleting files returns memory.
+ * pages are all free again is kept as the spare if there is none, else
+ * goes to the reuse pool (below) if there is room, else back to the
+ * system.
+ *
+ * The reuse pool: wholly free chunks kept mapped, their pages still in
+ * the memfd (not punched) and their backed bits kept, so that a file
+ * written after another was deleted (a rewrite, a temporary file) takes
+ * pages that are already there and page_fill() stores into them: no
+ * shmem allocation, no pwrite. The newest is reused first. Bounds: at
+ * most page_allocator_set_pool()'s bytes (the super block: half of
+ * size=), and a chunk leaves the pool for the system once it has sat
+ * there PAGE_POOL_KEEP_SECONDS (page_allocator_trim(), from the daemon's
+ * timer every PAGE_POOL_KEEP_SECONDS / 2), so deleting files returns
+ * their memory within 1.5 x PAGE_POOL_KEEP_SECONDS (and the timer's
+ * 0.5 s slack: measured, 1 GiB deleted, 513 chunks pooled 14 s after,
+ * 1 chunk 16 s after).
  *
  * Locking: the caller's (the file system lock).
  */
@@ -33,6 +47,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 
@@ -52,6 +67,7 @@ struct page_chunk {
 	unsigned nfree;                 /* pages on @free plus never handed out */
 	unsigned fresh;                 /* next never-used page index (1..CHUNK_PAGES) */
 	bool on_partial;
+	uint64_t pooled_at;             /* CLOCK_MONOTONIC usec it entered the pool */
 	uint64_t *priv;                 /* page_private(), per page index */
 	uint64_t fd_off;                /* where the chunk lies in the memfd */
 	/* Pages known to be in the memfd and mapped: page_fill() stores into
@@ -210,6 +226,75 @@ static void partial_del(struct page_allocator *pa, struct page_chunk *c)
 	c->on_partial = false;
 }
 
+static void chunk_unmap(struct page_allocator *pa, struct page_chunk *c);
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Wholly free chunk @c (on no list) into the pool, as the newest. */
+static void pool_add(struct page_allocator *pa, struct page_chunk *c)
+{
+	c->pooled_at = now_usec();
+	c->prev = NULL;
+	c->next = pa->pool;
+	if (pa->pool)
+		pa->pool->prev = c;
+	else
+		pa->pool_tail = c;
+	pa->pool = c;
+	pa->pooled++;
+}
+
+static void pool_del(struct page_allocator *pa, struct page_chunk *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		pa->pool = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		pa->pool_tail = c->prev;
+	c->prev = c->next = NULL;
+	pa->pooled--;
+}
+
+/** page_allocator_set_pool() - keep up to @bytes of wholly free chunks
+ * for reuse (see above); 0: none. Chunks beyond go back at once. */
+void page_allocator_set_pool(struct page_allocator *pa, uint64_t bytes)
+{
+	pa->pool_max = bytes / CHUNK_SIZE;
+	while (pa->pooled > pa->pool_max) {
+		struct page_chunk *c = pa->pool_tail;
+
+		pool_del(pa, c);
+		chunk_unmap(pa, c);
+	}
+}
+
+/**
+ * page_allocator_trim() - give back the pool's chunks that have sat
+ * there @age_usec or longer (0: all of them). Returns how many went.
+ */
+uint64_t page_allocator_trim(struct page_allocator *pa, uint64_t age_usec)
+{
+	uint64_t now = now_usec(), n = 0;
+
+	while (pa->pool_tail && (!age_usec || now - pa->pool_tail->pooled_at >= age_usec)) {
+		struct page_chunk *c = pa->pool_tail;
+
+		pool_del(pa, c);
+		chunk_unmap(pa, c);
+		n++;
+	}
+	return n;
+}
+
 /**
  * page_allocator_init() - an empty allocator whose chunks live in a new
  * memfd, or in anonymous memory when there is none (see above).
@@ -325,7 +410,11 @@ void *page_alloc(struct page_allocator *pa, bool zero)
 	void *page;
 
 	if (!c) {
-		c = chunk_new(pa);
+		c = pa->pool; /* the newest: its pages are the likeliest in cache */
+		if (c)
+			pool_del(pa, c);
+		else
+			c = chunk_new(pa);
 		if (!c)
 			return NULL;
 		partial_add(pa, c);
@@ -347,7 +436,8 @@ void *page_alloc(struct page_allocator *pa, bool zero)
 	return page;
 }
 
-/** page_free() - give a page back; an emptied chunk goes to the system. */
+/** page_free() - give a page back; an emptied chunk becomes the spare,
+ * goes to the pool or to the system (see above). */
 void page_free(struct page_allocator *pa, void *page)
 {
 	struct page_chunk *c = chunk_of(page);
@@ -362,13 +452,16 @@ void page_free(struct page_allocator *pa, void *page)
 		partial_add(pa, c);
 	if (c->nfree < CHUNK_USABLE)
 		return;
-	/* Wholly free: keep one spare chunk, unmap the rest. */
+	/* Wholly free: keep one spare chunk, pool or unmap the rest. */
 	if (!pa->spare) {
 		pa->spare = c;
 		return;
 	}
 	partial_del(pa, c);
-	chunk_unmap(pa, c);
+	if (pa->pooled < pa->pool_max)
+		pool_add(pa, c);
+	else
+		chunk_unmap(pa, c);
 }
 
 uint64_t *page_private(void *page)
@@ -456,6 +549,7 @@ void page_allocator_destroy(struct page_allocator *pa)
 		partial_del(pa, c);
 		chunk_unmap(pa, c);
 	}
+	page_allocator_trim(pa, 0);
 	pa->spare = NULL;
 	prefill_stop(pa);
 	free(pa->holes);

@@ -105,6 +105,7 @@ ssize_t kvfs_stats_format(struct super_block *sb, const char *key, char *buf, si
 		{ "bytes_used", sb->s_blocks_used << KVFS_PAGE_SHIFT },
 		{ "bytes_max", sb->s_blocks_max << KVFS_PAGE_SHIFT },
 		{ "memory_chunks", sb->s_page_alloc.chunks },
+		{ "memory_chunks_pooled", sb->s_page_alloc.pooled },
 		{ "files_open", sb->s_files_open },
 		{ "image_generation", image_generation(sb) },
 	};

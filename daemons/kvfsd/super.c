@@ -134,6 +134,7 @@ int super_new(const struct kvfs_mount_opts *opts, struct super_block **ret)
 	sb->s_aops = &kvfs_aops;
 	sb->s_maxbytes = opts->maxbytes ? opts->maxbytes : KVFS_MAXBYTES_DEFAULT;
 	sb->s_blocks_max = size >> KVFS_PAGE_SHIFT;
+	page_allocator_set_pool(&sb->s_page_alloc, size / 2);
 	sb->s_inodes_max = opts->nr_inodes ? opts->nr_inodes :
 			   (sb->s_blocks_max > 1024 ? sb->s_blocks_max : 1024);
 	sb->s_next_ino = 1;

@@ -356,9 +356,13 @@ START_TEST(test_page_store_memfd_and_anonymous)
 	ck_assert_int_eq(mapping_write(m, (2 << 20) + 5, buf + (2 << 20) + 5, 70000, &w), 0);
 	read_all(m, 2 << 20, piece, out);
 	ck_assert(!memcmp(out, buf + (2 << 20), piece));
-	/* Truncated to nothing: every page back, at most the spare chunk kept. */
+	/* Truncated to nothing: every page back; besides the spare, the
+	 * chunks wait in the reuse pool, and go when it is trimmed. */
 	ck_assert_int_eq(mapping_truncate(m, 0, UINT64_MAX), 0);
 	ck_assert_uint_eq(sb->s_page_alloc.pages, 0);
+	ck_assert_uint_le(sb->s_page_alloc.chunks, 1 + sb->s_page_alloc.pooled);
+	page_allocator_trim(&sb->s_page_alloc, 0);
+	ck_assert_uint_eq(sb->s_page_alloc.pooled, 0);
 	ck_assert_uint_le(sb->s_page_alloc.chunks, 1);
 	/* New pages after that: zeros where nothing was written. */
 	ck_assert_int_eq(mapping_write(m, 4096 + 1, buf, 10, &w), 0);
@@ -366,6 +370,73 @@ START_TEST(test_page_store_memfd_and_anonymous)
 	ck_assert_uint_eq(out[0], 0);
 	ck_assert(!memcmp(out + 1, buf, 10));
 	ck_assert_uint_eq(out[11], 0);
+	free(buf);
+	free(out);
+	test_sb_done(sb);
+}
+END_TEST
+
+/*
+ * The reuse pool (page_alloc.c): a file deleted and written again takes
+ * the pooled chunks, with their bytes stored over the old ones; the pool
+ * keeps at most its bound, and trimming by age gives back only chunks
+ * that have sat there that long.
+ */
+START_TEST(test_page_pool_reuse_and_trim)
+{
+	struct super_block *sb = test_sb_new(16 << 20, 10);
+	struct page_allocator *pa = &sb->s_page_alloc;
+	struct inode *ino = mk_file(sb, "f");
+	struct address_space *m = &ino->i_data;
+	const size_t size = 6 << 20;
+	unsigned char *buf = malloc(size), *out = malloc(size);
+	uint64_t chunks, pooled;
+	size_t w;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(pa->pool_max, (8 << 20) / (2 << 20)); /* half of size= */
+	memset(buf, 0x5a, size);
+	ck_assert_int_eq(mapping_write(m, 0, buf, size, &w), 0);
+	ck_assert_int_eq(mapping_truncate(m, 0, UINT64_MAX), 0);
+	chunks = pa->chunks;
+	pooled = pa->pooled;
+	ck_assert_uint_ge(pooled, 2);
+	ck_assert_uint_le(pooled, pa->pool_max);
+	ck_assert_uint_eq(chunks, pooled + 1); /* and the spare */
+	/* Written again: no new chunk, the pool's are taken. */
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (unsigned char)(i * 7 + i / 4096);
+	ck_assert_int_eq(mapping_write(m, 0, buf, size, &w), 0);
+	ck_assert_uint_eq(w, size);
+	ck_assert_uint_lt(pa->pooled, pooled);
+	ck_assert_uint_le(pa->chunks, chunks + 1);
+	for (size_t o = 0; o < size; o += 256 << 10)
+		read_all(m, o, 256 << 10, out + o);
+	ck_assert(!memcmp(out, buf, size));
+	/* A page written partly over an old one reads zeros around it. */
+	ck_assert_int_eq(mapping_truncate(m, 0, UINT64_MAX), 0);
+	ck_assert_int_eq(mapping_write(m, 4096 + 1, buf, 10, &w), 0);
+	read_all(m, 4096, 4096, out);
+	ck_assert_uint_eq(out[0], 0);
+	ck_assert(!memcmp(out + 1, buf, 10));
+	ck_assert_uint_eq(out[11], 0);
+	ck_assert_int_eq(mapping_truncate(m, 0, UINT64_MAX), 0);
+	/* Trimming: nothing has sat an hour; everything has sat 1 us. */
+	pooled = pa->pooled;
+	ck_assert_uint_ge(pooled, 1);
+	ck_assert_uint_eq(page_allocator_trim(pa, UINT64_C(3600) * 1000000), 0);
+	ck_assert_uint_eq(pa->pooled, pooled);
+	usleep(10);
+	ck_assert_uint_eq(page_allocator_trim(pa, 1), pooled);
+	ck_assert_uint_eq(pa->pooled, 0);
+	ck_assert_uint_le(pa->chunks, 1);
+	/* A bound of 0: chunks freed go straight back. */
+	page_allocator_set_pool(pa, 0);
+	ck_assert_int_eq(mapping_write(m, 0, buf, size, &w), 0);
+	ck_assert_int_eq(mapping_truncate(m, 0, UINT64_MAX), 0);
+	ck_assert_uint_eq(pa->pooled, 0);
+	ck_assert_uint_le(pa->chunks, 1);
 	free(buf);
 	free(out);
 	test_sb_done(sb);
@@ -573,6 +644,7 @@ static Suite *kvfs_suite(void)
 	tcase_add_test(as, test_mapping_truncate_punch);
 	tcase_add_test(as, test_mapping_dirty_writeback);
 	tcase_add_loop_test(as, test_page_store_memfd_and_anonymous, 0, 2);
+	tcase_add_test(as, test_page_pool_reuse_and_trim);
 	tcase_add_test(as, test_mapping_enospc);
 	tcase_add_test(xa, test_xattr);
 	suite_add_tcase(s, dc);
