@@ -305,6 +305,11 @@ struct page_allocator {
 	uint64_t *holes;             /* offsets of windows free for reuse */
 	size_t nholes, holes_max;
 	struct page_prefill *prefill; /* NULL: none (no memfd, or no thread) */
+	/* Called (under the caller's lock) when a chunk enters an empty pool:
+	 * whoever trims it arms its timer then, so an idle file system has
+	 * no timer running. NULL: nobody. */
+	void (*pool_filled)(void *data);
+	void *pool_filled_data;
 };
 
 /* A chunk freed stays in the reuse pool at most this long (page_alloc.c). */

@@ -57,7 +57,9 @@ struct kvfs {
 	sd_event_source *sig_hup, *efd_src;  /* SIGTERM, SIGINT: lib's (daemon.h) */
 	sd_event_source *flusher; /* commits the image every cfg.commit_seconds */
 	sd_event_source *trimmer; /* hands the page allocator's pool back (page_alloc.c) */
+	sd_event_source *trim_src; /* trim_efd: arms the trimmer */
 	int efd;                  /* eventfd: a worker saw the session end */
+	int trim_efd;             /* eventfd: the page pool filled, arm the trimmer */
 	pthread_t workers[KVFS_THREADS_MAX];
 	unsigned n_workers;
 	bool mounted;             /* (L) */

@@ -39,6 +39,7 @@ int kvfs_new(struct kvfs **ret, struct kvfs_config *cfg)
 	cfg->mountpoint = NULL; /* ours now */
 	cfg->image = NULL;
 	fs->efd = -1;
+	fs->trim_efd = -1;
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->iov_max = KVFS_MAX_IO / KVFS_PAGE_SIZE + 2;
 	fs->iov = calloc(fs->iov_max, sizeof(*fs->iov));
@@ -276,20 +277,50 @@ static int kvfs_flush(sd_event_source *s, uint64_t usec, void *userdata)
 
 #define TRIM_USEC ((uint64_t)PAGE_POOL_KEEP_SECONDS * 1000000 / 2)
 
-/* The trimmer: every PAGE_POOL_KEEP_SECONDS / 2, chunks that have sat in
- * the page allocator's reuse pool PAGE_POOL_KEEP_SECONDS go back. */
+/* The trimmer: while the page allocator's reuse pool holds chunks, every
+ * PAGE_POOL_KEEP_SECONDS / 2 the ones that have sat there
+ * PAGE_POOL_KEEP_SECONDS go back; with the pool empty it stops until
+ * kvfs_pool_filled() wakes it. */
 static int kvfs_trim(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct kvfs *fs = userdata;
-	int r;
+	uint64_t left;
 
 	pthread_mutex_lock(&fs->lock);
 	page_allocator_trim(&fs->sb->s_page_alloc, (uint64_t)PAGE_POOL_KEEP_SECONDS * 1000000);
+	left = fs->sb->s_page_alloc.pooled;
 	pthread_mutex_unlock(&fs->lock);
-	r = sd_event_source_set_time_relative(s, TRIM_USEC);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-	return r;
+	if (!left)
+		return 0;
+	return sd_event_source_set_time_relative(s, TRIM_USEC) < 0 ? 0 :
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* A chunk entered the empty pool (under fs->lock, on any thread): tell
+ * the loop, which owns the timer. */
+static void kvfs_pool_filled(void *data)
+{
+	struct kvfs *fs = data;
+	uint64_t one = 1;
+
+	if (write(fs->trim_efd, &one, sizeof(one)) < 0)
+		ukd_log(LOG_DEBUG, "trim eventfd: %m");
+}
+
+static int kvfs_trim_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct kvfs *fs = userdata;
+	int enabled = SD_EVENT_OFF;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return -errno;
+	/* Already counting down: the oldest chunk's turn comes first. */
+	if (sd_event_source_get_enabled(fs->trimmer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+		return 0;
+	if (sd_event_source_set_time_relative(fs->trimmer, TRIM_USEC) < 0)
+		return 0;
+	return sd_event_source_set_enabled(fs->trimmer, SD_EVENT_ONESHOT);
 }
 
 /**
@@ -373,8 +404,22 @@ int kvfs_mount(struct kvfs *fs, struct fuse_args *args)
 	}
 	r = sd_event_add_time_relative(fs->event, &fs->trimmer, CLOCK_MONOTONIC, TRIM_USEC,
 				       TRIM_USEC / 10, kvfs_trim, fs);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(fs->trimmer, SD_EVENT_OFF);
 	if (r < 0)
 		return r;
+	fs->trim_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fs->trim_efd < 0)
+		return ukd_negerrno();
+	r = sd_event_add_io(fs->event, &fs->trim_src, fs->trim_efd, EPOLLIN, kvfs_trim_wake, fs);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs->lock);
+	fs->sb->s_page_alloc.pool_filled = kvfs_pool_filled;
+	fs->sb->s_page_alloc.pool_filled_data = fs;
+	if (fs->sb->s_page_alloc.pooled)
+		kvfs_pool_filled(fs);
+	pthread_mutex_unlock(&fs->lock);
 	ukd_log(LOG_INFO, "%s: mounted (%" PRIu64 " MiB, %" PRIu64 " inodes, %u threads%s)",
 		fs->canonical, (fs->sb->s_blocks_max << KVFS_PAGE_SHIFT) >> 20, fs->sb->s_inodes_max,
 		fs->cfg.threads, fs->cfg.direct_io ? ", direct_io" : "");
@@ -458,10 +503,13 @@ int kvfs_free(struct kvfs *fs)
 		return 0;
 	code = fs->exit_code;
 	kvfs_stop_workers(fs);
+	if (fs->sb)
+		fs->sb->s_page_alloc.pool_filled = NULL;   /* the loop is done with it */
 	sd_event_source_disable_unref(fs->efd_src);
 	sd_event_source_disable_unref(fs->sig_hup);
 	sd_event_source_disable_unref(fs->flusher);
 	sd_event_source_disable_unref(fs->trimmer);
+	sd_event_source_disable_unref(fs->trim_src);
 	if (fs->se) {
 		/* Also after an unmount from outside: libfuse then only frees
 		 * its copy of the mount point (it sees the dead fd first). */
@@ -495,6 +543,8 @@ int kvfs_free(struct kvfs *fs)
 	}
 	if (fs->efd >= 0)
 		close(fs->efd);
+	if (fs->trim_efd >= 0)
+		close(fs->trim_efd);
 	pthread_mutex_destroy(&fs->lock);
 	sd_event_unref(fs->event);
 	free(fs->iov);

@@ -22,6 +22,8 @@
 #     zeros) stress-ng's hdd, fpunch, msync, copy-file and splice
 #     stressors still passed, where fio's verify failed with EILSEQ.
 #     Data is fio's job (steps 1-3).
+#  5. a deleted file's memory: into the reuse pool at once, back to the
+#     system within PAGE_POOL_KEEP_SECONDS + the trimmer's period (~15 s)
 #
 # Each mount is unmounted and each daemon stopped on exit, also when a
 # step fails (trap); kvfsd must report no leaks at each unmount. Every
@@ -132,6 +134,28 @@ for s in $STRESSORS; do
 	fi
 done
 [ -z "$(ls -A "$M")" ] || fail "stress-ng left files: $(ls -A "$M" | head -3)"
+unmount_kvfs
+
+echo "== 5. memory back after a delete (the page allocator's reuse pool)"
+mount_kvfs allow_other,size=256m || exit 1
+stat_of() {  # stat_of NAME: one of kvfsd's counters (kvfs.stats.NAME, as kvfsctl stats)
+	$PY -c 'import os, sys; print(os.getxattr(sys.argv[1], "kvfs.stats." + sys.argv[2]).decode().strip())' "$M" "$1" 2>/dev/null
+}
+timeout 60 dd if=/dev/urandom of="$M/f" bs=1M count=64 status=none
+c0=$(stat_of memory_chunks)
+rm -f "$M/f"
+p1=$(stat_of memory_chunks_pooled)
+echo "  64 MiB written: $c0 chunks; deleted: $p1 chunks pooled"
+[ "${p1:-0}" -gt 0 ] || fail "a deleted file's chunks did not go to the pool (pooled: $p1)"
+t0=$(date +%s%N)
+for _ in $(seq 250); do
+	[ "$(stat_of memory_chunks_pooled)" = 0 ] && break
+	sleep 0.1
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+p2=$(stat_of memory_chunks_pooled) c2=$(stat_of memory_chunks)
+echo "  after ${ms} ms: $p2 pooled, $c2 chunks mapped"
+[ "$p2" = 0 ] && [ "${c2:-9}" -le 1 ] || fail "memory not back within 25 s: $p2 pooled, $c2 chunks"
 unmount_kvfs
 
 if [ "$FAILED" = 0 ]; then echo "PASS"; else echo "FAILED"; fi
