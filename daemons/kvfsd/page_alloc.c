@@ -16,7 +16,7 @@
  * tmpfs does. Reads and the image code go through the mapping, which
  * sees the same pages; page_fill() maps what it wrote right away (see
  * there). A thread allocates the memfd's pages ahead of need
- * (page_allocator_prefill()). Where memfd_create() fails, the chunks are
+ * (page_prefill.c). Where memfd_create() fails, the chunks are
  * anonymous memory madvise()d for transparent huge pages, as before, and
  * page_fill() stores through them.
  *
@@ -44,7 +44,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +52,7 @@
 #include <sys/mman.h>
 
 #include "fs.h"
+#include "page_prefill.h"
 
 /* The kernel maps this much of a shared file mapping around a read
  * fault (fault_around_bytes, 64 KiB by default). */
@@ -75,111 +75,6 @@ struct page_chunk {
 	 * these rather than pwrite()s. A hint only: a wrong bit costs time. */
 	uint64_t backed[CHUNK_PAGES / 64];
 };
-
-/*
- * Allocating ahead: a thread fallocate()s the memfd's next windows
- * before any chunk uses them, so a new file's pwrite()s find their shmem
- * pages in place instead of allocating each (shmem_alloc_and_add_folio:
- * half of the daemon's time in a 1 GiB write). fallocate() leaves the
- * pages uncleared until someone reads them unwritten, as tmpfs does. It
- * holds up to PREFILL_AHEAD of memory the file system has not handed out
- * yet. 1 GiB into a new file in warm memory, 3 rounds interleaved:
- * 0.97-1.4 GB/s against 0.79-1.1 without, -o direct_io 1.8-2.5 against
- * 1.5-1.9; 512 MiB on a fresh mount 1.1-1.4 against 1.0-1.2.
- */
-#define PREFILL_AHEAD (4 * CHUNK_SIZE)
-#define PREFILL_STEP (UINT64_C(256) << 10) /* per call: the inode lock is held that long */
-
-struct page_prefill {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	int memfd;
-	uint64_t done, target;       /* (lock) bytes fallocated / wanted */
-	bool stop;                   /* (lock) */
-};
-
-static void *prefill_main(void *arg)
-{
-	struct page_prefill *p = arg;
-
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		uint64_t off;
-
-		while (!p->stop && p->done >= p->target)
-			pthread_cond_wait(&p->wake, &p->lock);
-		if (p->stop)
-			break;
-		off = p->done;
-		pthread_mutex_unlock(&p->lock);
-		(void)fallocate(p->memfd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)PREFILL_STEP);
-		pthread_mutex_lock(&p->lock);
-		if (p->done < off + PREFILL_STEP)
-			p->done = off + PREFILL_STEP; /* prefill_ask() may have moved it on */
-	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
-}
-
-/**
- * page_allocator_prefill() - start allocating ahead (see above), from
- * now on, in a thread of the calling process (so: after any fork, with
- * the signal mask the thread should have). Best effort: without a memfd
- * or a thread, the pwrite()s allocate. Returns 0 or -errno.
- */
-int page_allocator_prefill(struct page_allocator *pa)
-{
-	struct page_prefill *p;
-	int r;
-
-	if (pa->memfd < 0 || pa->prefill)
-		return 0;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
-	p->memfd = pa->memfd;
-	p->done = p->target = pa->fd_size;
-	r = pthread_create(&p->thread, NULL, prefill_main, p);
-	if (r != 0) {
-		free(p);
-		return -r;
-	}
-	pa->prefill = p;
-	return 0;
-}
-
-/* The allocator's windows now end at @end: keep PREFILL_AHEAD beyond. */
-static void prefill_ask(struct page_allocator *pa, uint64_t end)
-{
-	struct page_prefill *p = pa->prefill;
-
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->lock);
-	if (p->done < end)
-		p->done = end; /* behind: do not fill what is in use already */
-	p->target = end + PREFILL_AHEAD;
-	pthread_cond_signal(&p->wake);
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void prefill_stop(struct page_allocator *pa)
-{
-	struct page_prefill *p = pa->prefill;
-
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = true;
-	pthread_cond_signal(&p->wake);
-	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->thread, NULL);
-	free(p);
-	pa->prefill = NULL;
-}
 
 static struct page_chunk *chunk_of(const void *page)
 {
@@ -205,25 +100,43 @@ static void mark_backed(struct page_chunk *c, uintptr_t addr, size_t len)
 		c->backed[i / 64] |= UINT64_C(1) << (i % 64);
 }
 
-static void partial_add(struct page_allocator *pa, struct page_chunk *c)
+/* The chunk lists (partial, pool): doubly linked through prev/next, new
+ * chunks at the head; @tail may be NULL for a list that keeps none. */
+static void chunk_list_push(struct page_chunk **head, struct page_chunk **tail,
+			    struct page_chunk *c)
 {
 	c->prev = NULL;
-	c->next = pa->partial;
-	if (pa->partial)
-		pa->partial->prev = c;
-	pa->partial = c;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	else if (tail)
+		*tail = c;
+	*head = c;
+}
+
+static void chunk_list_del(struct page_chunk **head, struct page_chunk **tail,
+			   struct page_chunk *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else if (tail)
+		*tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void partial_add(struct page_allocator *pa, struct page_chunk *c)
+{
+	chunk_list_push(&pa->partial, NULL, c);
 	c->on_partial = true;
 }
 
 static void partial_del(struct page_allocator *pa, struct page_chunk *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		pa->partial = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	chunk_list_del(&pa->partial, NULL, c);
 	c->on_partial = false;
 }
 
@@ -241,28 +154,14 @@ static uint64_t now_usec(void)
 static void pool_add(struct page_allocator *pa, struct page_chunk *c)
 {
 	c->pooled_at = now_usec();
-	c->prev = NULL;
-	c->next = pa->pool;
-	if (pa->pool)
-		pa->pool->prev = c;
-	else
-		pa->pool_tail = c;
-	pa->pool = c;
+	chunk_list_push(&pa->pool, &pa->pool_tail, c);
 	if (pa->pooled++ == 0 && pa->pool_filled)
 		pa->pool_filled(pa->pool_filled_data);
 }
 
 static void pool_del(struct page_allocator *pa, struct page_chunk *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		pa->pool = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		pa->pool_tail = c->prev;
-	c->prev = c->next = NULL;
+	chunk_list_del(&pa->pool, &pa->pool_tail, c);
 	pa->pooled--;
 }
 
@@ -481,8 +380,9 @@ uint64_t *page_private(void *page)
  * runs shorter than a page are stored through the mapping: nothing or
  * at most one page to clear, and a store is cheaper than the system call
  * (1 GiB overwritten in warm memory: 2.3-2.8 GB/s with pwrite, against
- * 2.8-3.7 for the anonymous chunks before the memfd). Cannot fail: where a pwrite does (the system is out of
- * memory), the rest is stored through the mapping.
+ * 2.8-3.7 for the anonymous chunks before the memfd). Cannot fail:
+ * where a pwrite does (the system is out of memory), the rest is stored
+ * through the mapping.
  *
  * Then the run's pages are mapped for the reads to come, by reading one
  * byte per FAULT_AROUND_BYTES: each such fault maps the pages around it.
