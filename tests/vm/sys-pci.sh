@@ -21,8 +21,6 @@ U=kkeyd-pci@$A.service
 M=/dev/kkey-pci/$A
 drv() { basename "$(readlink /sys/bus/pci/devices/$1/driver 2>/dev/null)" 2>/dev/null; }
 journal() { journalctl -u "$U" --no-pager -o cat 2>/dev/null; }
-# wait_for SECONDS SHELL-CONDITION
-wait_for() { timeout "$1" sh -c "until $2; do sleep 0.2; done"; }
 
 systemd-sysusers
 udevadm control --reload
@@ -46,8 +44,8 @@ timeout 30 udevadm settle
 vm_check "the rule loaded ukd_uio (modalias)" grep -q '^ukd_uio ' /proc/modules
 vm_expect_eq "$A bound to ukd_uio" ukd_uio "$(drv $A)"
 vm_log "after the trigger: $U is $(systemctl is-active "$U")"
-vm_check "SYSTEMD_WANTS started $U" wait_for 30 "[ \"\$(systemctl is-active $U)\" = active ]"
-vm_check "... which found the key card" wait_for 20 "journalctl -u $U -o cat | grep -q 'key card'"
+vm_check "SYSTEMD_WANTS started $U" vm_until 30000 timeout 10 sh -c "[ \"\$(systemctl is-active $U)\" = active ]"
+vm_check "... which found the key card" vm_until 20000 timeout 10 sh -c "journalctl -u $U -o cat | grep -q 'key card'"
 vm_check "$M/kkey000..kkey127 are character devices" \
 	sh -c "[ -c $M/kkey000 ] && [ -c $M/kkey127 ] && [ \$(ls $M | wc -l) = 128 ]"
 udevadm info "$M/kkey060" | grep -E '^[PN]:' | sed 's/^/  /'
@@ -72,14 +70,14 @@ vm_expect_eq "the 64 events in order in $M/kkey000" "$want" "$(kkeycheck events 
 fds0=$(ls /proc/$pid/fd | wc -l)
 timeout 10 kkey-pciplay -q $A 64+
 echo 1 >/sys/bus/pci/devices/$A/remove
-vm_check "removal is in the journal" wait_for 20 "journalctl -u $U -o cat | grep -q 'card removed'"
+vm_check "removal is in the journal" vm_until 20000 timeout 10 sh -c "journalctl -u $U -o cat | grep -q 'card removed'"
 vm_check "... with the held note released" sh -c "journalctl -u $U -o cat | grep -q 'released 1 held'"
 vm_expect_eq "$U still active after the removal" active "$(systemctl is-active "$U")"
 vm_expect_eq "... same process" "$pid" "$(systemctl show -P MainPID "$U")"
 echo 1 >/sys/bus/pci/rescan
 timeout 30 udevadm settle
 vm_check "rescan: the card is picked up again" \
-	wait_for 20 "[ \$(journalctl -u $U -o cat | grep -c 'key card') -ge 2 ]"
+	vm_until 20000 timeout 10 sh -c "[ \$(journalctl -u $U -o cat | grep -c 'key card') -ge 2 ]"
 vm_check "play after the rescan" timeout 30 kkey-pciplay -q $A 1 2
 timeout 10 cat "$M/kkey000" >/tmp/replug.mid
 vm_expect_eq "held note released at removal, then the replugged card's notes" \
@@ -89,7 +87,7 @@ vm_expect_eq "kkeyd's fd count unchanged ($fds0)" "$fds0" "$(ls /proc/$pid/fd | 
 # --- kill -9: systemd restarts it (the kernel removes a dead CUSE device's nodes).
 n0=$(systemctl show -P NRestarts "$U")
 [ "${pid:-0}" -gt 1 ] && kill -9 "$pid"
-wait_for 30 "[ \"\$(systemctl show -P NRestarts $U)\" != $n0 ] && [ \"\$(systemctl is-active $U)\" = active ]"
+vm_until 30000 timeout 10 sh -c "[ \"\$(systemctl show -P NRestarts $U)\" != $n0 ] && [ \"\$(systemctl is-active $U)\" = active ]"
 vm_expect_eq "kill -9: restarted (NRestarts $n0 -> $(systemctl show -P NRestarts "$U")) and active" \
 	active "$(systemctl is-active "$U")"
 vm_check "... and plays again" sh -c "timeout 30 kkey-pciplay -q $A 9 && timeout 10 cat $M/kkey000 >/tmp/restart.mid"

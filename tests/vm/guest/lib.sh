@@ -58,6 +58,7 @@ vm_wait_gone() {
 
 # vm_until MS COMMAND...: until COMMAND succeeds, checked every 100 ms,
 # for at most MS milliseconds; status 1 on timeout. VM_WAITED: how long it took (ms).
+# An attempt that could block must bound itself (`vm_until 5000 timeout 5 CMD`).
 vm_until() {
 	_t0=$(vm_now_ms); _ms=$1; shift
 	while ! "$@"; do
