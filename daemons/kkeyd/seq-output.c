@@ -25,7 +25,7 @@ struct seq_output {
 	struct kkey *kkey;
 	sd_event_source *retry;  /* reopen and resubscribe, every second */
 	sd_event_source *watch;  /* inotify on /dev or /dev/snd until the sequencer appears */
-	const char *watched;
+	bool watching_dev;       /* on /dev: /dev/snd is not there yet */
 	struct seq_target *targets;
 	size_t n_targets;
 	bool lost_logged;
@@ -158,39 +158,39 @@ static void seq_lost(struct seq_output *s, int r)
 /* --seq=auto and no sequencer at start: /dev/snd/seq appears when snd-seq
  * is loaded (devtmpfs makes the node; inotify sees it made). Watch its
  * directory, or /dev until /dev/snd exists; no timer wakes an idle kkeyd. */
-static int seq_watch(struct seq_output *s, sd_event *event);
+static int on_dev_change(sd_event_source *src, const struct inotify_event *ev, void *userdata);
+
+/* The node is there: open it from the retry timer (now, then every second
+ * until the new module answers). Else (re)watch the directory it will be
+ * made in. */
+static int seq_await(struct seq_output *s, sd_event *event)
+{
+	const char *dir;
+	int r;
+
+	s->watch = sd_event_source_disable_unref(s->watch);
+	if (access(SEQ_DEVICE, F_OK) == 0) {
+		ukd_log(LOG_INFO, "sequencer: %s appeared", SEQ_DEVICE);
+		sd_event_source_set_time_relative(s->retry, 0);
+		return sd_event_source_set_enabled(s->retry, SD_EVENT_ONESHOT);
+	}
+	s->watching_dev = access("/dev/snd", F_OK) < 0;
+	dir = s->watching_dev ? "/dev" : "/dev/snd";
+	r = sd_event_add_inotify(event, &s->watch, dir, IN_CREATE | IN_ONLYDIR, on_dev_change, s);
+	if (r < 0)
+		return r;
+	/* Made between the checks and the watch: not missed. */
+	if (access(SEQ_DEVICE, F_OK) == 0 || (s->watching_dev && access("/dev/snd", F_OK) == 0))
+		return seq_await(s, event);
+	return 0;
+}
 
 static int on_dev_change(sd_event_source *src, const struct inotify_event *ev, void *userdata)
 {
 	struct seq_output *s = userdata;
-	sd_event *event = sd_event_source_get_event(src);
 
-	if (access(SEQ_DEVICE, F_OK) == 0) {
-		s->watch = sd_event_source_disable_unref(s->watch);
-		ukd_log(LOG_INFO, "sequencer: %s appeared", SEQ_DEVICE);
-		/* Open it from the retry timer: now, then every second until
-		 * the new module answers. */
-		sd_event_source_set_time_relative(s->retry, 0);
-		return sd_event_source_set_enabled(s->retry, SD_EVENT_ONESHOT);
-	}
-	if (!strcmp(s->watched, "/dev") && access("/dev/snd", F_OK) == 0)
-		return seq_watch(s, event);
-	return 0;
-}
-
-static int seq_watch(struct seq_output *s, sd_event *event)
-{
-	const char *dir = access("/dev/snd", F_OK) == 0 ? "/dev/snd" : "/dev";
-	int r;
-
-	s->watch = sd_event_source_disable_unref(s->watch);
-	r = sd_event_add_inotify(event, &s->watch, dir, IN_CREATE | IN_ONLYDIR, on_dev_change, s);
-	if (r < 0)
-		return r;
-	s->watched = dir;
-	/* Made between the check and the watch: not missed. */
-	if (access(SEQ_DEVICE, F_OK) == 0 || (!strcmp(dir, "/dev") && access("/dev/snd", F_OK) == 0))
-		return on_dev_change(s->watch, NULL, s);
+	if (access(SEQ_DEVICE, F_OK) == 0 || (s->watching_dev && access("/dev/snd", F_OK) == 0))
+		return seq_await(s, sd_event_source_get_event(src));
 	return 0;
 }
 
@@ -261,7 +261,6 @@ int seq_output_new(struct seq_output **ret, enum seq_mode mode, sd_event *event,
 		   struct kkey *k, char *const *connect, size_t n_connect)
 {
 	struct seq_output *s;
-	bool absent;
 	int r;
 
 	*ret = NULL;
@@ -285,9 +284,8 @@ int seq_output_new(struct seq_output **ret, enum seq_mode mode, sd_event *event,
 	if (r < 0)
 		goto fail;
 	sd_event_source_set_enabled(s->retry, SD_EVENT_OFF);
-	absent = access(SEQ_DEVICE, F_OK) < 0;
-	if (mode == SEQ_AUTO && absent) {
-		r = seq_watch(s, event);
+	if (mode == SEQ_AUTO && access(SEQ_DEVICE, F_OK) < 0) {
+		r = seq_await(s, event);
 		if (r < 0) {
 			ukd_log_errno(LOG_INFO, r, "no ALSA sequencer (%s missing): live output off "
 				      "(cannot watch for it: %m)", SEQ_DEVICE);
